@@ -1,0 +1,94 @@
+# School data ELT. `make` lists the targets; every target creates the virtualenv on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+CLI := $(PY) -m dlt_pipelines
+BENCH_JSON ?= bench/results/latest.json
+PYTEST_ARGS ?=
+
+.PHONY: help setup db-up db-down db-status db-env simulate demo extract extract-aeries \
+	extract-iready extract-bakalari sync-bakalari transform freshness quality docs docs-serve \
+	lint test unit-test bench clean clean-db
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create the virtualenv and install pinned dependencies
+
+db-up: $(STAMP) ## start the embedded Postgres (or check the configured server)
+	@$(CLI) db up
+
+db-down: $(STAMP) ## stop the embedded Postgres
+	@$(CLI) db down
+
+db-status: $(STAMP) ## show the embedded Postgres status
+	@$(CLI) db status
+
+db-env: $(STAMP) ## print PG* exports for psql/dbt: eval "$$(make -s db-env)"
+	@$(CLI) db env
+
+simulate: $(STAMP) ## serve the synthetic district (Aeries, Bakalari) and write i-Ready files
+	@$(CLI) simulate
+
+demo: $(STAMP) ## everything end to end: database, simulators, pipelines, dbt build, docs
+	@$(CLI) demo
+
+extract: extract-aeries extract-iready extract-bakalari ## run every source
+
+extract-aeries: $(STAMP) ## load Aeries SIS (ARGS="--school-code 101 --dry-run")
+	@$(CLI) aeries $(ARGS)
+
+extract-iready: $(STAMP) ## load i-Ready diagnostic exports (ARGS="--source-url ...")
+	@$(CLI) iready $(ARGS)
+
+extract-bakalari: $(STAMP) ## sync the Bakalari roster
+	@$(CLI) bakalari $(ARGS)
+
+sync-bakalari: $(STAMP) ## what cron runs every 15 minutes (exits at once if a run is active)
+	@$(CLI) bakalari $(ARGS)
+
+transform: $(STAMP) ## dbt build (seeds, models, snapshots, tests)
+	@$(CLI) dbt build $(ARGS)
+
+freshness: $(STAMP) ## dbt source freshness from the load timestamps
+	@$(CLI) dbt source freshness
+
+quality: $(STAMP) ## readable data-quality report: failing tests and latest rejects
+	@$(CLI) quality
+
+docs: $(STAMP) ## build the dbt documentation site
+	@$(CLI) dbt docs generate
+
+docs-serve: $(STAMP) ## serve the docs site on http://localhost:8080
+	@$(CLI) dbt docs serve --port 8080 --host 127.0.0.1
+
+lint: $(STAMP) ## ruff (Python) and sqlfluff (dbt SQL)
+	$(VENV)/bin/ruff check dlt_pipelines tests bench
+	@eval "$$($(CLI) db env)" && cd dbt_project && DBT_PROFILES_DIR=../profiles ../$(VENV)/bin/sqlfluff lint models macros snapshots tests analyses --processes 2
+
+unit-test: $(STAMP) ## fast tests only
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+test: $(STAMP) lint ## lint, then the whole suite (starts its own database and simulators)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP) ## benchmarks; prints a table and writes $(BENCH_JSON)
+	$(PY) -m bench --output $(BENCH_JSON)
+
+clean: ## remove build output, caches and generated files (keeps the database)
+	rm -rf dbt_project/target dbt_project/logs .pytest_cache .ruff_cache .local/dlt .local/demo
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-db: ## stop and delete the embedded database
+	-@test -x $(PY) && $(CLI) db down
+	rm -rf .local/pg

@@ -1,0 +1,4 @@
+from dlt_pipelines.cli import run
+
+if __name__ == "__main__":
+    raise SystemExit(run())

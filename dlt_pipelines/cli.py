@@ -1,0 +1,60 @@
+"""``python -m dlt_pipelines <command>``: one entry point for every source and tool.
+
+Each command lives in its own module with a ``main(argv) -> int``; this file only
+dispatches and turns operator mistakes into one clear sentence instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from dlt_pipelines.common.errors import OperatorError
+from dlt_pipelines.common.logs import configure, redact
+
+COMMANDS = {
+    "aeries": ("dlt_pipelines.aeries.cli", "extract and load Aeries SIS"),
+    "iready": ("dlt_pipelines.iready.cli", "load i-Ready diagnostic exports"),
+    "bakalari": ("dlt_pipelines.bakalari.cli", "sync the Bakalari roster"),
+    "db": ("dlt_pipelines.db_cli", "embedded Postgres: up, down, status, env"),
+    "dbt": ("dlt_pipelines.dbt_runner", "run dbt against the resolved warehouse"),
+    "simulate": ("dlt_pipelines.simulators.cli", "serve the synthetic district over HTTP"),
+    "demo": ("dlt_pipelines.demo", "run everything end to end against the simulators"),
+    "quality": ("dlt_pipelines.quality", "data-quality report: failing tests and rejects"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m dlt_pipelines <command> [options]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def run(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r}.\n\n{usage()}", file=sys.stderr)
+        return 2
+    configure()
+    try:
+        module = importlib.import_module(COMMANDS[name][0])
+        return int(module.main(rest) or 0)
+    except OperatorError as exc:
+        print(f"error: {redact(exc.message)}", file=sys.stderr)
+        if exc.fix:
+            print(f"fix: {redact(exc.fix)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("SCHOOLDATA_DEBUG") == "1":
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:500]}", file=sys.stderr)
+        print("fix: rerun with SCHOOLDATA_DEBUG=1 for the full traceback.", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, warehouse connection, logging, audit, HTTP resilience."""

@@ -1,0 +1,138 @@
+"""One place that decides which Postgres the project talks to, for dlt, dbt and the tests.
+
+Resolution order:
+1. ``WAREHOUSE_DSN`` (``postgresql://user:pass@host:port/db``);
+2. the standard libpq variables when ``PGHOST`` is set (``PGPORT``, ``PGUSER``,
+   ``PGPASSWORD``, ``PGDATABASE``);
+3. otherwise the project's embedded Postgres, started on demand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlparse
+
+import psycopg2
+
+from . import embedded_pg
+from .errors import ConfigError, OperatorError
+from .settings import env
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+    origin: str  # "dsn", "env" or "embedded"
+
+    @property
+    def dsn(self) -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}"
+
+    def describe(self) -> str:
+        """Where the data goes, without the password."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database} ({self.origin})"
+
+    def libpq_env(self) -> dict[str, str]:
+        """Environment for dbt and psql: the same server, through the standard variables."""
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGDATABASE": self.database,
+        }
+
+
+def _from_dsn(dsn: str) -> Warehouse:
+    parsed = urlparse(dsn)
+    if parsed.scheme not in ("postgres", "postgresql") or not parsed.hostname:
+        raise ConfigError(
+            "WAREHOUSE_DSN is not a Postgres URL.",
+            "use the form postgresql://user:password@host:5432/database.",
+        )
+    return Warehouse(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=unquote(parsed.username or os.environ.get("USER", "postgres")),
+        password=unquote(parsed.password or ""),
+        database=unquote(parsed.path.lstrip("/") or "school_data"),
+        origin="dsn",
+    )
+
+
+def resolve(start_embedded: bool = True) -> Warehouse:
+    """Return the warehouse to use, starting the embedded server if nothing is configured."""
+    dsn = env("WAREHOUSE_DSN")
+    if dsn:
+        return _from_dsn(dsn)
+    if env("PGHOST"):
+        port = env("PGPORT", "5432")
+        if not port.isdigit():
+            raise ConfigError(f"PGPORT must be a number, got {port!r}.", "set PGPORT=5432.")
+        return Warehouse(
+            host=env("PGHOST"),
+            port=int(port),
+            user=env("PGUSER", os.environ.get("USER", "postgres")),
+            password=env("PGPASSWORD", ""),
+            database=env("PGDATABASE", "school_data"),
+            origin="env",
+        )
+    srv = embedded_pg.server()
+    if start_embedded:
+        settings = embedded_pg.start(srv)
+    else:
+        state = embedded_pg._read_state(srv)
+        if not state:
+            raise OperatorError("The embedded Postgres has never been started.", "run `make db-up`.")
+        settings = embedded_pg.connection_settings(state)
+    return Warehouse(origin="embedded", **settings)
+
+
+def connect(warehouse: Warehouse | None = None):
+    """A psycopg2 connection, with a clear message when the server cannot be reached."""
+    warehouse = warehouse or resolve()
+    try:
+        return psycopg2.connect(
+            host=warehouse.host,
+            port=warehouse.port,
+            user=warehouse.user,
+            password=warehouse.password,
+            dbname=warehouse.database,
+            connect_timeout=10,
+            application_name="school-data-elt",
+        )
+    except psycopg2.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+        raise OperatorError(
+            f"Cannot connect to the warehouse at {warehouse.describe()}: {first_line}.",
+            "check PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE or WAREHOUSE_DSN, "
+            "or unset them to use the embedded database (`make db-up`).",
+        ) from None
+
+
+@contextlib.contextmanager
+def cursor(warehouse: Warehouse | None = None):
+    """Cursor in a transaction that commits on success and always closes the connection."""
+    conn = connect(warehouse)
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
+
+
+def dlt_destination(warehouse: Warehouse | None = None):
+    """A dlt Postgres destination bound to the resolved warehouse."""
+    import dlt
+
+    warehouse = warehouse or resolve()
+    return dlt.destinations.postgres(credentials=warehouse.dsn)

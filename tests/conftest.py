@@ -1,0 +1,77 @@
+"""Shared fixtures: a throwaway embedded Postgres for the whole session, and a fresh
+database per test that needs one. Nothing here assumes a server that is already running."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dlt_pipelines.common import embedded_pg, warehouse
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pg")
+    old = {k: os.environ.get(k) for k in ("EMBEDDED_PG_FAST", "EMBEDDED_PG_PORT")}
+    os.environ["EMBEDDED_PG_FAST"] = "1"
+    os.environ.pop("EMBEDDED_PG_PORT", None)
+    srv = embedded_pg.server(root)
+    settings = embedded_pg.start(srv)
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    yield settings
+    embedded_pg.stop(srv)
+
+
+def _create_database(settings: dict, name: str) -> None:
+    wh = warehouse.Warehouse(origin="env", **{**settings, "database": "postgres"})
+    conn = warehouse.connect(wh)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    conn.close()
+
+
+@pytest.fixture
+def fresh_db(pg_server, monkeypatch, tmp_path) -> warehouse.Warehouse:
+    """A new, empty database on the session server; PG* variables point at it, so every
+    part of the project (dlt, dbt, audit) resolves to it. dlt state goes to tmp_path."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_server, name)
+    monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
+    env = {
+        "PGHOST": pg_server["host"], "PGPORT": str(pg_server["port"]),
+        "PGUSER": pg_server["user"], "PGPASSWORD": "", "PGDATABASE": name,
+        "SCHOOLDATA_LOCAL_DIR": str(tmp_path / "local"),
+        "SCHOOLDATA_PIPELINES_DIR": str(tmp_path / "dlt"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return warehouse.resolve()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def new_database(pg_server):
+    """Factory for module-scoped tests: ``env = new_database()`` returns the PG* variables
+    of a brand-new database (apply them with ``pytest.MonkeyPatch.context()``)."""
+
+    def factory() -> dict[str, str]:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        _create_database(pg_server, name)
+        return {
+            "PGHOST": pg_server["host"], "PGPORT": str(pg_server["port"]),
+            "PGUSER": pg_server["user"], "PGPASSWORD": "", "PGDATABASE": name,
+        }
+
+    return factory
