@@ -42,13 +42,25 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(payload, default=str, ensure_ascii=False))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (test capture, redirection)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure(level: str | None = None) -> None:
     """Send project logs as JSON lines to stderr (stdout stays free for summaries)."""
     level = (level or os.environ.get("SCHOOLDATA_LOG_LEVEL", "INFO")).upper()
     root = logging.getLogger("schooldata")
     root.setLevel(level)
     if not any(getattr(h, "_schooldata", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(JsonFormatter())
         handler._schooldata = True  # type: ignore[attr-defined]
         root.addHandler(handler)
