@@ -74,7 +74,7 @@ docs-serve: $(STAMP) ## serve the docs site on http://localhost:8080
 
 lint: $(STAMP) ## ruff (Python) and sqlfluff (dbt SQL)
 	$(VENV)/bin/ruff check dlt_pipelines tests bench
-	@eval "$$($(CLI) db env)" && cd dbt_project && DBT_PROFILES_DIR=../profiles ../$(VENV)/bin/sqlfluff lint models macros snapshots tests analyses --processes 2
+	@eval "$$($(CLI) db env)" && cd dbt_project && DBT_PROFILES_DIR=../profiles ../$(VENV)/bin/sqlfluff lint $$(ls -d models macros snapshots tests analyses 2>/dev/null) --processes 2
 
 unit-test: $(STAMP) ## fast tests only
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
