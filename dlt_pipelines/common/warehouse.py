@@ -134,5 +134,13 @@ def dlt_destination(warehouse: Warehouse | None = None):
     """A dlt Postgres destination bound to the resolved warehouse."""
     import dlt
 
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
     warehouse = warehouse or resolve()
-    return dlt.destinations.postgres(credentials=warehouse.dsn)
+    # A resolved credentials object: the embedded server trusts local connections and has
+    # no password, which dlt would otherwise report as a missing secret.
+    credentials = PostgresCredentials()
+    credentials.parse_native_representation(warehouse.dsn)
+    credentials.password = warehouse.password
+    credentials.resolve()
+    return dlt.destinations.postgres(credentials=credentials)
