@@ -133,7 +133,6 @@ def cursor(warehouse: Warehouse | None = None):
 def dlt_destination(warehouse: Warehouse | None = None):
     """A dlt Postgres destination bound to the resolved warehouse."""
     import dlt
-
     from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
     warehouse = warehouse or resolve()
