@@ -133,7 +133,8 @@ class BearerAuth(httpx.Auth):
         response = yield request
         if response.status_code == 401:
             self.unauthorized += 1
-            event(log, "access_token_refused", path=request.url.path.split("/api/3")[-1][:40])
+            route = "/".join(request.url.path.split("/api/3/")[-1].split("/")[:2])
+            event(log, "access_token_refused", route=route)
             token = self.tokens.after_unauthorized(token)
             request.headers["Authorization"] = f"Bearer {token}"
             yield request

@@ -39,6 +39,9 @@ class BakalariSettings:
     requests_per_minute: float | None = 300
     timeout_seconds: float = 30.0
 
+    def __post_init__(self) -> None:
+        register_secret(self.password)  # masked in every log line from now on
+
     @property
     def host(self) -> str:
         """The school's host, safe to log."""
@@ -66,7 +69,6 @@ class BakalariSettings:
                 "use the school's Bakaláři address, e.g. https://bakalari.skola.cz (with /bakaweb "
                 "if the school has a path prefix), without /api/3.",
             )
-        register_secret(password)
         if requests_per_minute is None:
             raw = env("BAKALARI_REQUESTS_PER_MINUTE")
             if raw is not None:
