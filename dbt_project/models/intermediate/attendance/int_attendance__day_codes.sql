@@ -1,0 +1,88 @@
+{#- One row per student, school and day that carries any attendance record in Aeries: the
+    all-day code and the period codes of the day, categorised. Source of the code snapshot. -#}
+with
+
+days as (
+    select * from {{ ref('stg_aeries__attendance_days') }}
+),
+
+periods as (
+    select * from {{ ref('stg_aeries__attendance_periods') }}
+),
+
+categories as (
+    select * from {{ ref('int_attendance__code_categories') }}
+),
+
+period_rollup as (
+    select
+        periods.school_code,
+        periods.student_id,
+        periods.calendar_date,
+        count(*) as periods_recorded,
+        count(periods.attendance_code) as periods_coded,
+        count(*) filter (where coalesce(categories.is_absence, periods.attendance_code is not null))
+            as periods_absent,
+        count(*) filter (where categories.is_excused) as periods_absent_excused,
+        count(*) filter (where categories.is_tardy) as periods_tardy,
+        case
+            when count(distinct categories.attendance_category) filter (where categories.is_absence) = 1
+                then max(categories.attendance_category) filter (where categories.is_absence)
+        end as periods_absence_category,
+        string_agg(
+            periods.period || ':' || coalesce(periods.attendance_code, ''), ',' order by periods.period
+        ) as period_codes,
+        {%- for p in range(10) %}
+            max(
+                case
+                    when periods.period = '{{ p }}'
+                        then coalesce(categories.attendance_category, case when periods.attendance_code is null then 'present' else 'unexcused' end)
+                end
+            ) as period_{{ p }}_status,
+        {%- endfor %}
+        max(periods.loaded_at) as loaded_at
+    from periods
+    left join categories
+        on
+            periods.school_code = categories.school_code
+            and periods.attendance_code = categories.absence_code
+    group by periods.school_code, periods.student_id, periods.calendar_date
+),
+
+joined as (
+    select
+        coalesce(days.school_code, period_rollup.school_code) as school_code,
+        coalesce(days.student_id, period_rollup.student_id) as student_id,
+        coalesce(days.calendar_date, period_rollup.calendar_date) as calendar_date,
+        days.all_day_code,
+        period_rollup.period_codes,
+        coalesce(period_rollup.periods_recorded, 0) as periods_recorded,
+        coalesce(period_rollup.periods_coded, 0) as periods_coded,
+        coalesce(period_rollup.periods_absent, 0) as periods_absent,
+        coalesce(period_rollup.periods_absent_excused, 0) as periods_absent_excused,
+        coalesce(period_rollup.periods_tardy, 0) as periods_tardy,
+        period_rollup.periods_absence_category,
+        {%- for p in range(10) %}
+            period_rollup.period_{{ p }}_status,
+        {%- endfor %}
+        greatest(days.loaded_at, period_rollup.loaded_at) as loaded_at
+    from days
+    full outer join period_rollup
+        on
+            days.school_code = period_rollup.school_code
+            and days.student_id = period_rollup.student_id
+            and days.calendar_date = period_rollup.calendar_date
+)
+
+select
+    joined.*,
+    -- a code missing from the school's code table counts as an unexcused absence (and is flagged by a test)
+    case
+        when joined.all_day_code is null then null
+        else coalesce(all_day.attendance_category, 'unexcused')
+    end as all_day_category
+from joined
+left join categories as all_day
+    on
+        joined.school_code = all_day.school_code
+        and joined.all_day_code = all_day.absence_code

@@ -1,0 +1,69 @@
+{#- docs block fct_attendance_corrections_rules -#}
+with
+
+history as (
+    select * from {{ ref('snp_attendance_codes') }}
+),
+
+instructional_days as (
+    select * from {{ ref('int_attendance__instructional_days') }}
+),
+
+versions as (
+    select
+        school_code,
+        student_id,
+        calendar_date,
+        all_day_code,
+        period_codes,
+        coalesce(dbt_is_deleted::text, 'False') = 'True' as is_deleted,
+        dbt_valid_from,
+        dbt_scd_id,
+        lag(all_day_code) over by_day as previous_all_day_code,
+        lag(period_codes) over by_day as previous_period_codes,
+        lag(coalesce(dbt_is_deleted::text, 'False') = 'True') over by_day as previous_is_deleted,
+        lag(dbt_valid_from) over by_day as previous_valid_from,
+        min(dbt_valid_from) over (partition by school_code, student_id, calendar_date) as first_seen_at
+    from history
+    window by_day as (partition by school_code, student_id, calendar_date order by dbt_valid_from, dbt_updated_at)
+),
+
+changes as (
+    select *
+    from versions
+    where previous_valid_from is not null
+),
+
+final as (
+    select
+        changes.dbt_scd_id::text as correction_id,
+        changes.student_id::bigint as student_id,
+        changes.school_code::bigint as school_code,
+        changes.calendar_date::date as calendar_date,
+        (case when changes.previous_is_deleted then null else changes.previous_all_day_code end)::text
+            as old_all_day_code,
+        (case when changes.is_deleted then null else changes.all_day_code end)::text as new_all_day_code,
+        (case when changes.previous_is_deleted then null else changes.previous_period_codes end)::text
+            as old_period_codes,
+        (case when changes.is_deleted then null else changes.period_codes end)::text as new_period_codes,
+        (
+            case
+                when changes.is_deleted then 'cleared'
+                when changes.previous_is_deleted then 'reentered'
+                else 'changed'
+            end
+        )::text as correction_type,
+        changes.is_deleted::boolean as is_cleared,
+        changes.first_seen_at::timestamp as first_seen_at,
+        changes.previous_valid_from::timestamp as old_code_seen_at,
+        changes.dbt_valid_from::timestamp as detected_at,
+        instructional_days.correction_deadline::date as correction_deadline,
+        (changes.dbt_valid_from::date <= instructional_days.correction_deadline)::boolean as is_within_window
+    from changes
+    left join instructional_days
+        on
+            changes.school_code = instructional_days.school_code
+            and changes.calendar_date = instructional_days.calendar_date
+)
+
+select * from final

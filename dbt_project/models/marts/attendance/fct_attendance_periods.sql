@@ -1,0 +1,48 @@
+{#- docs block fct_attendance_periods_rules -#}
+with
+
+periods as (
+    select * from {{ ref('stg_aeries__attendance_periods') }}
+    where attendance_code is not null
+),
+
+categories as (
+    select * from {{ ref('int_attendance__code_categories') }}
+),
+
+instructional_days as (
+    select * from {{ ref('int_attendance__instructional_days') }}
+),
+
+final as (
+    select
+        periods.student_id::bigint as student_id,
+        periods.school_code::bigint as school_code,
+        periods.calendar_date::date as calendar_date,
+        periods.period::text as period,
+        periods.section_number::bigint as section_number,
+        periods.attendance_code::text as attendance_code,
+        coalesce(categories.attendance_category, 'unexcused')::text as attendance_category,
+        coalesce(categories.is_absence, true)::boolean as is_absent,
+        coalesce(categories.is_excused, false)::boolean as is_excused,
+        coalesce(categories.is_unexcused, categories.attendance_category is null)::boolean as is_unexcused,
+        coalesce(categories.is_tardy, false)::boolean as is_tardy,
+        coalesce(categories.is_suspension, false)::boolean as is_suspended,
+        (categories.attendance_category is null)::boolean as is_unknown_code,
+        coalesce(instructional_days.school_year, {{ attendance_school_year('periods.calendar_date') }})::text
+            as school_year,
+        instructional_days.correction_deadline::date as correction_deadline,
+        coalesce(instructional_days.can_be_corrected, false)::boolean as can_be_corrected,
+        periods.loaded_at::timestamptz as source_loaded_at
+    from periods
+    left join categories
+        on
+            periods.school_code = categories.school_code
+            and periods.attendance_code = categories.absence_code
+    left join instructional_days
+        on
+            periods.school_code = instructional_days.school_code
+            and periods.calendar_date = instructional_days.calendar_date
+)
+
+select * from final

@@ -1,0 +1,39 @@
+{%- set instructional_codes = var('attendance_instructional_holiday_codes', ['', '%']) -%}
+
+with
+
+source as (
+    select * from {{ source('aeries', 'calendar') }}
+),
+
+deduplicated as (
+    select distinct on (school_code, calendar_date) *
+    from source
+    order by school_code asc, calendar_date asc, _loaded_at desc
+),
+
+renamed as (
+    select
+        ---------- ids
+        school_code::bigint as school_code,
+        calendar_date::date as calendar_date,
+        ---------- numerics
+        calendar_day_number::integer as calendar_day_number,
+        attendance_month::integer as attendance_month,
+        ---------- text
+        coalesce(trim(holiday_code), '') as holiday_code,
+        ---------- booleans
+        coalesce(attendance_month_locked, false) as is_attendance_month_locked,
+        extract(isodow from calendar_date) >= 6 as is_weekend,
+        (
+            extract(isodow from calendar_date) < 6
+            and coalesce(trim(holiday_code), '') in (
+                {%- for code in instructional_codes %}'{{ code }}'{{ ', ' if not loop.last }}{%- endfor -%}
+            )
+        ) as is_instructional_day,
+        ---------- timestamps
+        _loaded_at as loaded_at
+    from deduplicated
+)
+
+select * from renamed

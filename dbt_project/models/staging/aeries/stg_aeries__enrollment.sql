@@ -1,0 +1,31 @@
+with
+
+source as (
+    select * from {{ source('aeries', 'enrollment') }}
+),
+
+deduplicated as (
+    select distinct on (student_id, school_code, academic_year, enter_date) *
+    from source
+    order by student_id asc, school_code asc, academic_year asc, enter_date asc, _loaded_at desc
+),
+
+renamed as (
+    select
+        ---------- ids
+        student_id::bigint as student_id,
+        school_code::bigint as school_code,
+        trim(academic_year::text) as academic_year,
+        ---------- numerics
+        grade::integer as grade_level,
+        ---------- text
+        nullif(trim(exit_reason_code), '') as exit_reason_code,
+        ---------- dates
+        enter_date::date as enter_date,
+        leave_date::date as leave_date,
+        ---------- timestamps
+        _loaded_at as loaded_at
+    from deduplicated
+)
+
+select * from renamed

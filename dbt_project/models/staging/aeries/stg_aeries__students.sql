@@ -1,0 +1,36 @@
+with
+
+source as (
+    select * from {{ source('aeries', 'students') }}
+),
+
+deduplicated as (
+    select distinct on (school_code, student_id) *
+    from source
+    order by school_code asc, student_id asc, _loaded_at desc
+),
+
+renamed as (
+    select
+        ---------- ids
+        student_id::bigint as student_id,
+        school_code::bigint as school_code,
+        nullif(trim(student_number::text), '') as student_number,
+        nullif(trim(state_student_id::text), '') as state_student_id,
+        ---------- text
+        trim(last_name) as last_name,
+        trim(first_name) as first_name,
+        nullif(trim(gender), '') as gender,
+        nullif(trim(inactive_status_code), '') as inactive_status_code,
+        ---------- numerics
+        grade::integer as grade_level,
+        ---------- dates
+        birthdate::date as birth_date,
+        school_enter_date::date as school_enter_date,
+        school_leave_date::date as school_leave_date,
+        ---------- timestamps
+        _loaded_at as loaded_at
+    from deduplicated
+)
+
+select * from renamed
