@@ -107,6 +107,8 @@ def build_calendar(start: date, end: date) -> list[CalendarDay]:
 def build_terms(days: list[CalendarDay]) -> list[Term]:
     """Quarters, semesters and the year, split at winter break (Aeries TRM rows)."""
     instructional = [d.calendar_date for d in days if d.is_instructional]
+    if not instructional:
+        return []
     first, last = instructional[0], instructional[-1]
     fall_year = first.year if first.month >= 7 else first.year - 1
     fall = [d for d in instructional if d < date(fall_year, 12, 31)]

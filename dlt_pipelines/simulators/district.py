@@ -198,7 +198,7 @@ class District:
                     state_student_id=str(1_000_000_000 + (sid * 7919 + cfg.seed) % 9_000_000_000),
                     first_name=first, middle_name=middle, last_name=last, gender=gender,
                     birthdate=born, grade=grade, school_code=sc, address=names.address(rng),
-                    traits=draw_traits(rng), district_enter_date=date(self.fall_year - grade + 5, 8, 20),
+                    traits=draw_traits(rng), district_enter_date=date(self.fall_year - grade, 8, 20),
                 )
                 self.students.append(student)
                 enter, leave, reason = days[0], None, ""

@@ -216,9 +216,30 @@ def test_history_summary_follows_the_truth_except_documented_drift(district):
             mismatched.add(sid)
         assert own["DaysAbsence"] == own["DaysExcused"] + own["DaysUnexcused"] + own["DaysSuspension"]
     assert mismatched and mismatched <= set(drift)
-    transferred_in = [sid for sid, s in rows.items() if len(s) > 1]
-    for sid in transferred_in:  # Aeries includes the student's history at the other school
-        assert {h["SchoolCode"] for h in rows[sid]} >= {school}
+    for sid, kind in drift.items():
+        truth = district.history_truth(school, sid, as_of)
+        reported = district.history_reported(school, sid, as_of)
+        delta = {k: reported[k] - truth[k] for k in truth if reported[k] != truth[k]}
+        if kind == "enrolled+1":
+            assert delta == {"DaysEnrolled": 1, "DaysPresent": 1} or truth["DaysEnrolled"] == 0
+        else:
+            assert delta in ({"DaysExcused": 1, "DaysUnexcused": -1},
+                             {"DaysExcused": 1, "DaysAbsence": 1, "DaysPresent": -1})
+
+
+def test_history_of_a_transferred_student_has_a_row_per_school(district):
+    spans = Counter(e.student_id for s in district.schools for e in district.enrollments(s.school_code))
+    transferred = [sid for sid, n in spans.items() if n == 2]
+    assert transferred
+    for sid in transferred:
+        latest = district.student(sid).school_code
+        (row,) = district.history_summary(latest, END, student_id=sid)
+        schools = [h["SchoolCode"] for h in row["HistorySummaries"]]
+        assert len(schools) == 2 and schools[-1] == latest and sid // 100_000 == schools[0]
+        for h in row["HistorySummaries"]:
+            assert h["DaysEnrolled"] == district.history_reported(h["SchoolCode"], sid, END)["DaysEnrolled"]
+        listed = {r["StudentID"] for r in district.history_summary(latest, END)}
+        assert sid in listed
 
 
 def test_attendance_streams_and_respects_windows(district):
