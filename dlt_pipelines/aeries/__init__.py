@@ -1,0 +1,153 @@
+"""Aeries SIS (API v5) as a dlt source: schools, students, enrollment, calendar, absence codes,
+attendance (days and period marks) and the attendance history summary.
+
+API reference: https://support.aeries.com/support/solutions/articles/14000077926
+(routes and quirks summarised in docs/aeries.md). Run it with ``python -m dlt_pipelines aeries``;
+:mod:`.pipeline` plans the attendance windows, loads them and replaces each window as a unit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+
+import dlt
+
+from . import records as rec
+from .attendance import window_rows
+from .client import AeriesClient
+from .windows import Window
+
+Reject = Callable[[str, str, dict], None]
+Count = Callable[[str, int], None]
+
+_KEY_COLUMNS = {
+    "school_code": {"data_type": "bigint"},
+    "student_id": {"data_type": "bigint"},
+}
+_DATE = {"data_type": "date"}
+_STUDENT_COLUMNS = {**_KEY_COLUMNS, "grade": {"data_type": "bigint"}, "birthdate": _DATE,
+                    "school_enter_date": _DATE, "school_leave_date": _DATE, "district_enter_date": _DATE}
+_ENROLLMENT_COLUMNS = {**_KEY_COLUMNS, "academic_year": {"data_type": "text"}, "enter_date": _DATE,
+                       "leave_date": _DATE, "exit_reason_code": {"data_type": "text"}}
+
+
+def _no_reject(resource: str, reason: str, record: dict) -> None:  # pragma: no cover - default only
+    pass
+
+
+def _no_count(name: str, value: int) -> None:  # pragma: no cover - default only
+    pass
+
+
+@dlt.source(name="aeries", max_table_nesting=0)
+def aeries(
+    client: AeriesClient,
+    school_codes: Sequence[int],
+    school_year: int,
+    windows: Sequence[Window] = (),
+    as_of: date | None = None,
+    run_id: str = "",
+    schools_payload: list[dict] | None = None,
+    reject: Reject = _no_reject,
+    count: Count = _no_count,
+    prefetch: int = 1,
+):
+    """The Aeries resources for ``school_codes`` and the school year starting in ``school_year``.
+
+    ``windows`` are the attendance school/date windows to fetch (see :mod:`.windows`); their rows
+    land in the ``*_incoming`` tables and :mod:`.window_store` moves them into place.
+    """
+    loaded_at = datetime.now(UTC)
+    codes = list(school_codes)
+    year_label = f"{school_year}-{school_year + 1}"
+
+    def landed(resource: str, rows: list[dict]) -> list[dict]:
+        count(resource, len(rows))
+        return rows
+
+    def convert(resource: str, items: list[dict], fn) -> list[dict]:
+        rows = []
+        for item in items:
+            try:
+                if not isinstance(item, dict):
+                    raise rec.BadRecord("record is not an object")
+                rows.append(rec.stamp(fn(item), loaded_at))
+            except rec.BadRecord as exc:
+                reject(resource, exc.reason, item if isinstance(item, dict) else {"value": str(item)[:200]})
+        return landed(resource, rows)
+
+    @dlt.resource(name="schools", primary_key="school_code", write_disposition="merge",
+                  columns={"school_code": {"data_type": "bigint"}})
+    def schools() -> Iterator[list[dict]]:
+        yield convert("schools", schools_payload if schools_payload is not None else client.schools(),
+                      rec.school_row)
+
+    @dlt.resource(name="students", primary_key=("school_code", "student_id"), write_disposition="merge",
+                  columns=_STUDENT_COLUMNS)
+    def students() -> Iterator[list[dict]]:
+        for code in codes:
+            for page in client.students(code):
+                yield convert("students", page, lambda r, c=code: rec.student_row(r, c))
+
+    @dlt.resource(name="enrollment", primary_key=("student_id", "school_code", "academic_year", "enter_date"),
+                  write_disposition="merge", columns=_ENROLLMENT_COLUMNS)
+    def enrollment() -> Iterator[list[dict]]:
+        for code in codes:
+            yield convert("enrollment", client.enrollment(code, school_year), rec.enrollment_row)
+
+    @dlt.resource(name="calendar", primary_key=("school_code", "calendar_date"), write_disposition="merge",
+                  columns={"school_code": {"data_type": "bigint"}, "calendar_date": {"data_type": "date"}})
+    def calendar() -> Iterator[list[dict]]:
+        for code in codes:
+            yield convert("calendar", client.calendar(code), lambda r, c=code: rec.calendar_row(r, c))
+
+    @dlt.resource(name="absence_codes", primary_key=("school_code", "absence_code"),
+                  write_disposition="merge",
+                  columns={"school_code": {"data_type": "bigint"}, "absence_code": {"data_type": "text"}})
+    def absence_codes() -> Iterator[list[dict]]:
+        for code in codes:
+            yield convert("absence_codes", client.absence_codes(code),
+                          lambda r, c=code: rec.absence_code_row(r, c))
+
+    @dlt.resource(name="attendance_history_summary", primary_key=("student_id", "school_code", "school_year"),
+                  write_disposition="merge", columns={**_KEY_COLUMNS, "school_year": {"data_type": "text"}})
+    def attendance_history_summary() -> Iterator[list[dict]]:
+        for code in codes:
+            rows: list[dict] = []
+            for item in client.history_summary(code, year_label):
+                try:
+                    if not isinstance(item, dict):
+                        raise rec.BadRecord("record is not an object")
+                    rows += [rec.stamp(r, loaded_at) for r in rec.history_summary_rows(item)]
+                except rec.BadRecord as exc:
+                    reject("attendance_history_summary", exc.reason,
+                           item if isinstance(item, dict) else {"value": str(item)[:200]})
+            yield landed("attendance_history_summary", rows)
+
+    @dlt.resource(name="attendance", write_disposition="append", file_format="csv")
+    def attendance() -> Iterator[object]:
+        """Each window: its day rows, period rows and one record describing it."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aeries-fetch") as pool:
+            pending = []
+            queue = list(windows)
+            while queue or pending:
+                while queue and len(pending) < max(1, prefetch):
+                    w = queue.pop(0)
+                    pending.append((w, pool.submit(client.attendance, w.school_code, w.start, w.end)))
+                window, future = pending.pop(0)
+                payload = future.result()
+                key = secrets.randbits(62)
+                rows = window_rows(payload, window.school_code, window.start, window.end, key, reject)
+                del payload
+                yield dlt.mark.with_table_name(rows.days, "attendance_days_incoming")
+                yield dlt.mark.with_table_name(rows.periods, "attendance_periods_incoming")
+                yield dlt.mark.with_table_name({
+                    "window_key": key, "school_code": window.school_code, "start_date": window.start,
+                    "end_date": window.end, "as_of": as_of or date.today(), "run_id": run_id,
+                    "days": rows.days.num_rows, "periods": rows.periods.num_rows,
+                }, "attendance_windows_incoming")
+
+    return (schools, students, enrollment, calendar, absence_codes, attendance_history_summary, attendance)

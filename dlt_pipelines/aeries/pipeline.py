@@ -1,0 +1,257 @@
+"""One Aeries run: check the connection, plan, load the dimensions, then fetch attendance in
+batches of school/date windows, each batch landed by dlt and applied as a unit.
+
+Resume: a run first loads any dlt package a crashed run left behind and applies landed
+windows; :mod:`.windows` then plans only what is not settled, so completed chunks are not
+downloaded again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import dlt
+
+from dlt_pipelines.common import warehouse as wh
+from dlt_pipelines.common.audit import SyncRun
+from dlt_pipelines.common.errors import ConfigError, LockBusyError, OperatorError
+from dlt_pipelines.common.logs import event, get_logger
+from dlt_pipelines.common.settings import pipelines_dir
+
+from . import aeries, window_store
+from . import settings as cfg
+from .client import AeriesClient
+from .windows import Window, batches, plan_windows
+
+log = get_logger("aeries")
+
+
+@dataclass
+class RunOptions:
+    start_date: date = cfg.DEFAULT_START
+    end_date: date = cfg.DEFAULT_END
+    school_codes: list[int] = field(default_factory=list)
+    chunk_days: int = cfg.DEFAULT_CHUNK_DAYS
+    lookback_days: int = cfg.DEFAULT_LOOKBACK_DAYS
+    rate_limit: float | None = None
+    resources: list[str] = field(default_factory=lambda: list(cfg.ALL_RESOURCES))
+    dry_run: bool = False
+
+    def validate(self) -> None:
+        if self.end_date < self.start_date:
+            raise ConfigError(f"--end-date {self.end_date} is before --start-date {self.start_date}.",
+                              "pass an end date on or after the start date.")
+        if cfg.school_year_of(self.start_date) != cfg.school_year_of(self.end_date):
+            raise ConfigError("--start-date and --end-date are in different school years.",
+                              "run one school year at a time (July 1 to June 30).")
+        if self.chunk_days < 1:
+            raise ConfigError("--chunk-days must be at least 1.", "pass --chunk-days 30 (the default).")
+        if self.lookback_days < 0:
+            raise ConfigError("--lookback-days cannot be negative.", "pass --lookback-days 7 (the default).")
+        unknown = set(self.resources) - set(cfg.ALL_RESOURCES)
+        if unknown:
+            raise ConfigError(f"Unknown resources: {', '.join(sorted(unknown))}.",
+                              f"choose from {', '.join(cfg.ALL_RESOURCES)}.")
+
+    def parameters(self) -> dict:
+        params = asdict(self)
+        params["resources"] = ",".join(self.resources)
+        return params
+
+
+@dataclass
+class Plan:
+    today: date
+    schools: list[int]
+    windows: list[Window]
+    dimension_requests: int
+    state_known: bool = True
+
+    @property
+    def requests(self) -> int:
+        return self.dimension_requests + len(self.windows)
+
+    def describe(self) -> dict:
+        return {
+            "server_date": self.today.isoformat(),
+            "schools": self.schools,
+            "chunks": len(self.windows),
+            "first_chunk": [self.windows[0].start.isoformat(), self.windows[0].end.isoformat()]
+            if self.windows else None,
+            "last_chunk": [self.windows[-1].start.isoformat(), self.windows[-1].end.isoformat()]
+            if self.windows else None,
+            "requests": self.requests,
+            **({} if self.state_known else {"note": "warehouse not reachable: plan assumes nothing loaded"}),
+        }
+
+
+def select_schools(schools: list[dict], wanted: list[int]) -> list[int]:
+    """The requested schools, or every active school except the district record (0)."""
+    codes = {s.get("SchoolCode") for s in schools if isinstance(s, dict)}
+    if wanted:
+        missing = sorted(set(wanted) - codes)
+        if missing:
+            raise ConfigError(f"School code(s) {', '.join(map(str, missing))} are not in this district.",
+                              f"choose from {', '.join(str(c) for c in sorted(c for c in codes if c))}.")
+        return sorted(set(wanted))
+    return sorted(s["SchoolCode"] for s in schools
+                  if isinstance(s, dict) and isinstance(s.get("SchoolCode"), int)
+                  and s["SchoolCode"] > 0 and not (s.get("InactiveStatusCode") or "").strip())
+
+
+def _dimension_requests(options: RunOptions, n_schools: int) -> int:
+    per_school = sum(1 for r in options.resources if r in cfg.DIMENSION_RESOURCES and r != "schools")
+    return 2 + per_school * n_schools  # systeminfo, schools, then one (or a page) per school and route
+
+
+def make_plan(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse | None,
+              schools_payload: list[dict], today: date) -> Plan:
+    codes = select_schools(schools_payload, options.school_codes)
+    windows: list[Window] = []
+    state_known = True
+    if cfg.ATTENDANCE_RESOURCE in options.resources:
+        try:
+            fetched = window_store.fetched_windows(warehouse, codes) if warehouse else []
+        except OperatorError:
+            fetched, state_known = [], False
+        windows = plan_windows(codes, options.start_date, options.end_date, today, options.chunk_days,
+                               options.lookback_days, fetched)
+    return Plan(today, codes, windows, _dimension_requests(options, len(codes)), state_known)
+
+
+@contextlib.contextmanager
+def run_lock(warehouse: wh.Warehouse):
+    """One Aeries run at a time per warehouse (a session advisory lock, freed if we die)."""
+    conn = wh.connect(warehouse)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select pg_try_advisory_lock(hashtext('aeries.run'))")
+            if not cur.fetchone()[0]:
+                raise LockBusyError("Another Aeries run is loading this warehouse.",
+                                    "wait for it to finish (see ops.sync_runs), then rerun.")
+        yield
+    finally:
+        conn.close()
+
+
+def connect(options: RunOptions) -> tuple[AeriesClient, dict, list[dict], date]:
+    """Settings, then systeminfo (base URL) and the school list (certificate)."""
+    settings = cfg.load_settings(options.rate_limit)
+    client = AeriesClient(settings, database_year=cfg.school_year_of(options.start_date))
+    try:
+        info = client.system_info()
+        schools = client.schools()
+    except BaseException:
+        client.close()
+        raise
+    return client, info, schools, client.server_date(info) or date.today()
+
+
+def dry_run(options: RunOptions) -> dict:
+    """Check configuration, connectivity and the certificate; return the plan. Writes nothing."""
+    options.validate()
+    client, info, schools, today = connect(options)
+    with client:
+        try:
+            warehouse = wh.resolve(start_embedded=False)
+        except OperatorError:
+            warehouse = None
+        plan = make_plan(options, client, warehouse, schools, today)
+    return {"dry_run": True, "aeries_version": info.get("AeriesVersion"), **plan.describe()}
+
+
+def run(options: RunOptions) -> dict:
+    options.validate()
+    client, _info, schools_payload, today = connect(options)
+    warehouse = wh.resolve()
+    school_year = cfg.school_year_of(options.start_date)
+    with client, run_lock(warehouse), SyncRun(cfg.SOURCE_NAME, options.parameters(), warehouse) as sync:
+        try:
+            _run(options, client, warehouse, schools_payload, today, school_year, sync)
+        finally:
+            sync.requests, sync.retries = client.requests, client.retries
+    return sync.summary()
+
+
+def _pipeline(warehouse: wh.Warehouse) -> dlt.Pipeline:
+    # Load files are written once and read once, on the same machine: gzip only costs time.
+    dlt.config["normalize.data_writer.disable_compression"] = True
+    return dlt.pipeline(pipeline_name=cfg.PIPELINE_NAME, destination=wh.dlt_destination(warehouse),
+                        dataset_name=cfg.DATASET_NAME, pipelines_dir=str(pipelines_dir()))
+
+
+def _finish_pending(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, sync: SyncRun) -> None:
+    """Load what a crashed run extracted, then apply the windows that landed."""
+    if pipeline.has_pending_data:
+        event(log, "aeries_resume", run_id=sync.run_id,
+              packages=len(pipeline.list_extracted_load_packages())
+              + len(pipeline.list_normalized_load_packages()))
+        pipeline.normalize()
+        pipeline.load()
+    applied = window_store.apply_pending(warehouse)
+    if applied.windows or applied.discarded:
+        event(log, "aeries_resume_applied", run_id=sync.run_id, windows=applied.windows,
+              discarded=applied.discarded, days=applied.days, periods=applied.periods)
+
+
+def _run(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse, schools_payload: list[dict],
+         today: date, school_year: int, sync: SyncRun) -> None:
+    pipeline = _pipeline(warehouse)
+    window_store.ensure_tables(warehouse)
+    _finish_pending(pipeline, warehouse, sync)
+    plan = make_plan(options, client, warehouse, schools_payload, today)
+    event(log, "aeries_plan", run_id=sync.run_id, server_date=today, schools=plan.schools,
+          chunks=len(plan.windows), requests=plan.requests)
+
+    def source(**kwargs):
+        return aeries(client, plan.schools, school_year, as_of=today, run_id=sync.run_id,
+                      schools_payload=schools_payload, reject=sync.reject, count=sync.add_count, **kwargs)
+
+    dims = [r for r in options.resources if r in cfg.DIMENSION_RESOURCES]
+    if dims:
+        started = time.monotonic()
+        pipeline.run(source().with_resources(*dims))
+        event(log, "aeries_dimensions_loaded", run_id=sync.run_id, resources=dims,
+              seconds=round(time.monotonic() - started, 2),
+              **{r: sync.counts.get(r, 0) for r in dims})
+    if plan.windows:
+        _load_attendance(pipeline, warehouse, plan.windows, client, source, sync)
+
+
+def _load_attendance(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, windows: list[Window],
+                     client: AeriesClient, source, sync: SyncRun) -> None:
+    started = time.monotonic()
+    done = days = periods = 0
+    for batch in batches(windows, client.settings.windows_per_load):
+        steps = {}
+        t0 = time.monotonic()
+        pipeline.extract(source(windows=batch).with_resources(cfg.ATTENDANCE_RESOURCE))
+        steps["extract"] = time.monotonic() - t0
+        pipeline.normalize()
+        steps["normalize"] = time.monotonic() - t0 - sum(steps.values())
+        pipeline.load()
+        steps["load"] = time.monotonic() - t0 - sum(steps.values())
+        applied = window_store.apply_pending(warehouse)
+        steps["apply"] = time.monotonic() - t0 - sum(steps.values())
+        event(log, "aeries_batch_timing", logging.DEBUG, run_id=sync.run_id,
+              **{f"{k}_seconds": round(v, 2) for k, v in steps.items()})
+        done += applied.windows
+        days += applied.days
+        periods += applied.periods
+        sync.add_count("attendance_days", applied.days)
+        sync.add_count("attendance_periods", applied.periods)
+        sync.add_count("attendance_windows", applied.windows)
+        if applied.discarded:
+            raise OperatorError(f"{applied.discarded} attendance window(s) did not land completely.",
+                                "rerun: landed windows are kept and the rest is fetched again.")
+        elapsed = time.monotonic() - started
+        event(log, "aeries_progress", logging.INFO, run_id=sync.run_id, chunks_done=done,
+              chunks_total=len(windows), through_date=max(w.end for w in batch),
+              attendance_days=days, attendance_periods=periods, requests=client.requests,
+              elapsed_seconds=round(elapsed, 1),
+              records_per_second=round((days + periods) / elapsed) if elapsed else None)
