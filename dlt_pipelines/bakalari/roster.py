@@ -15,7 +15,7 @@ joining, since the same entity can come back with different padding from two rou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dlt_pipelines.common.logs import event, get_logger
@@ -54,7 +54,8 @@ def _row(source_id: str, **attrs) -> dict:
 def _dedupe(items: Iterable[dict], key: str = "Id") -> list[dict]:
     seen: dict[str, dict] = {}
     for item in items or []:
-        if item and item.get(key) is not None:
+        # removed lessons and some lookups carry empty ids ("Id": ""): nothing to key on
+        if item and str(item.get(key) or "").strip():
             seen.setdefault(item[key], item)
     return list(seen.values())
 
@@ -77,7 +78,7 @@ class Roster:
     unmatched_atoms: int = 0
 
 
-def read_roster(client: BakalariClient, on_progress: Callable[[str], None] | None = None) -> Roster:
+def read_roster(client: BakalariClient) -> Roster:
     roster = Roster()
     timetable = client.timetable_permanent() or {}
     offered = (client.subjects() or {}).get("Subjects") or []
@@ -92,7 +93,7 @@ def read_roster(client: BakalariClient, on_progress: Callable[[str], None] | Non
 
     subjects: dict[str, dict] = {}
     for s in offered:
-        if s.get("SubjectID") is not None:
+        if str(s.get("SubjectID") or "").strip():
             subjects.setdefault(s["SubjectID"], _row(s["SubjectID"], abbrev=_text(s.get("SubjectAbbrev")),
                                                      name=_text(s.get("SubjectName"))))
     known = {trim(k) for k in subjects}
@@ -102,9 +103,14 @@ def read_roster(client: BakalariClient, on_progress: Callable[[str], None] | Non
     roster.rows["subjects"] = list(subjects.values())
 
     emails = {trim(s.get("TeacherID")): s.get("TeacherEmail") or None for s in offered if s.get("TeacherID")}
-    roster.rows["teachers"] = [
-        _row(t["Id"], abbrev=_text(t.get("Abbrev")), name=_text(t.get("Name")),
-             email=emails.get(trim(t["Id"]))) for t in _dedupe(timetable.get("Teachers"))]
+    teachers = {trim(t["Id"]): _row(t["Id"], abbrev=_text(t.get("Abbrev")), name=_text(t.get("Name")),
+                                    email=emails.get(trim(t["Id"])))
+                for t in _dedupe(timetable.get("Teachers"))}
+    for s in _dedupe(offered, "TeacherID"):  # a subject's teacher with no permanent lesson
+        teachers.setdefault(trim(s["TeacherID"]), _row(
+            s["TeacherID"], abbrev=_text(s.get("TeacherAbbrev")), name=_text(s.get("TeacherName")),
+            email=s.get("TeacherEmail") or None))
+    roster.rows["teachers"] = list(teachers.values())
     roster.rows["rooms"] = [_row(r["Id"], abbrev=_text(r.get("Abbrev")), name=_text(r.get("Name")))
                             for r in _dedupe(timetable.get("Rooms"))]
 
@@ -129,30 +135,30 @@ def read_roster(client: BakalariClient, on_progress: Callable[[str], None] | Non
         if atom_id is None:
             continue
         payload = client.marking_marks(atom_id) or {}
-        if on_progress:
-            on_progress("marking_marks")
         for st in payload.get("Students") or []:
             sid, cid = st.get("Id"), st.get("ClassId")
-            if sid is None:
+            if not str(sid or "").strip():
                 continue
             students.setdefault(sid, _row(
                 sid, class_id=_text(cid), class_id_trimmed=trim(cid), first_name=_text(st.get("FirstName")),
                 middle_name=_text(st.get("MiddleName")), last_name=_text(st.get("LastName")),
                 display_name=_text(st.get("DisplayName")),
                 registration_number=_text(st.get("RegistrationNumber"))))
-            if cid is not None:
-                _enrol(enrollments, sid, "class", cid, cid, None)
             _enrol(enrollments, sid, "group", group["Id"], group.get("ClassId"), group["Id"])
+    for student in students.values():  # one class per student, as first listed
+        if student["class_id_trimmed"]:
+            _enrol(enrollments, student["id"], "class", student["class_id"], student["class_id"], None)
     roster.rows["students"] = list(students.values())
     roster.rows["enrollments"] = list(enrollments.values())
     return roster
 
 
 def _enrol(out: dict, student_id: str, kind: str, target: str, class_id, group_id) -> None:
-    # a synthetic key built from the exact source ids: student | kind | class or group id
-    key = f"{student_id}|{kind}|{target}"
-    out.setdefault(key, {
-        "id": key, "id_trimmed": f"{trim(student_id)}|{kind}|{trim(target)}",
+    # a synthetic key built from the exact source ids: student | kind | class or group id;
+    # de-duplicated on the trimmed ids, since routes may pad the same id differently
+    trimmed = f"{trim(student_id)}|{kind}|{trim(target)}"
+    out.setdefault(trimmed, {
+        "id": f"{student_id}|{kind}|{target}", "id_trimmed": trimmed,
         "student_id": student_id, "student_id_trimmed": trim(student_id), "enrollment_type": kind,
         "class_id": _text(class_id), "class_id_trimmed": trim(class_id),
         "group_id": _text(group_id), "group_id_trimmed": trim(group_id)})

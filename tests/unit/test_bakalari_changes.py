@@ -78,3 +78,56 @@ def test_settings_name_what_is_missing(monkeypatch):
     monkeypatch.setenv("BAKALARI_BASE_URL", "bakalari.skola.invalid")
     with pytest.raises(ConfigError, match="not an http"):
         BakalariSettings.resolve()
+
+
+class CannedClient:
+    """The four responses the reader needs, in the documented shapes and quirks."""
+
+    def timetable_permanent(self):
+        return {
+            "Classes": [{"Id": "XL", "Abbrev": "9.A", "Name": "9. A"}, {"Id": "", "Abbrev": " ()"}],
+            "Groups": [{"ClassId": "XL", "Id": "0C", "Abbrev": "9.A", "Name": "9. A"},
+                       {"ClassId": "XL", "Id": "0C", "Abbrev": "9.A", "Name": "9. A"},
+                       {"ClassId": "XL ", "Id": " 0D", "Abbrev": "9.A Aj1", "Name": "9. A angličtina 1"}],
+            "Subjects": [{"Id": "28", "Abbrev": "ČJL ", "Name": "Český jazyk"},
+                         {"Id": " 6", "Abbrev": "B", "Name": "Biologie"}],
+            "Teachers": [{"Id": "U  12", "Abbrev": "Ha", "Name": "Mgr. Karel Hájek"}],
+            "Rooms": [{"Id": "0X", "Abbrev": "B", "Name": ""}],
+        }
+
+    def subjects(self):
+        return {"Subjects": [
+            {"SubjectID": "28 ", "SubjectName": "Český jazyk a literatura", "SubjectAbbrev": "ČJL ",
+             "TeacherID": "U  12", "TeacherEmail": "hajek@skola.invalid"},
+            {"SubjectID": "21", "SubjectName": "Seminář", "SubjectAbbrev": "Sem",
+             "TeacherID": "UMZ4P", "TeacherName": "Mgr. Eva Malá", "TeacherAbbrev": "Ma",
+             "TeacherEmail": ""}]}
+
+    def marking_atoms(self):
+        return {"Atoms": [{"Id": "A1 B2", "Name": "9.A ČJL"}, {"Id": "C3", "Name": "9.A Aj1 AJ"},
+                          {"Id": "C4", "Name": "9.A Aj1 AJ"}, {"Id": "Z9", "Name": "Kroužek"}]}
+
+    def marking_marks(self, atom_id):
+        students = {"A1 B2": [("ABCD ", "XL"), ("EF GH", "XL")], "C3": [("ABCD ", "XL ")]}[atom_id]
+        return {"Students": [{"Id": sid, "ClassId": cid, "FirstName": "Žofie", "LastName": "Nováková",
+                              "RegistrationNumber": 3} for sid, cid in students]}
+
+
+def test_reader_shapes_the_roster_from_the_documented_responses():
+    from dlt_pipelines.bakalari.roster import read_roster
+
+    roster = read_roster(CannedClient())
+    rows = roster.rows
+    assert [r["id"] for r in rows["classes"]] == ["XL"]  # the empty id is skipped
+    assert [(r["id"], r["id_trimmed"], r["class_id_trimmed"]) for r in rows["groups"]] == [
+        ("0C", "0C", "XL"), (" 0D", "0D", "XL")]
+    # /subjects wins, the timetable adds what it lacks; "28" and "28 " are one subject
+    assert {r["id"]: r["name"] for r in rows["subjects"]} == {
+        "28 ": "Český jazyk a literatura", "21": "Seminář", " 6": "Biologie"}
+    assert {r["id"]: r["email"] for r in rows["teachers"]} == {"U  12": "hajek@skola.invalid",
+                                                              "UMZ4P": None}
+    assert {r["id"] for r in rows["students"]} == {"ABCD ", "EF GH"}
+    assert rows["students"][0]["registration_number"] == "3"
+    assert sorted(r["id"] for r in rows["enrollments"]) == sorted([
+        "ABCD |class|XL", "ABCD |group|0C", "ABCD |group| 0D", "EF GH|class|XL", "EF GH|group|0C"])
+    assert roster.unmatched_atoms == 1
