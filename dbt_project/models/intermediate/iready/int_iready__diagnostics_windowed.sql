@@ -45,7 +45,7 @@ deduplicated as (
 
 seeded_years as (
 
-    select distinct school_year from test_windows
+    select distinct school_year_start from test_windows
 
 ),
 
@@ -56,15 +56,15 @@ windowed as (
         coalesce(
             test_windows.window_code,
             case
-                when seeded_years.school_year is not null then 'outside window'
+                when seeded_years.school_year_start is not null then 'outside window'
                 {#- no seed rows for this year: the vendor's default periods (since 2020-21) #}
-                when deduplicated.completion_date < make_date(deduplicated.school_year, 7, 1)
+                when deduplicated.completion_date < make_date(deduplicated.school_year_start, 7, 1)
                     then 'outside window'
-                when deduplicated.completion_date <= make_date(deduplicated.school_year, 11, 15)
+                when deduplicated.completion_date <= make_date(deduplicated.school_year_start, 11, 15)
                     then 'BOY'
-                when deduplicated.completion_date <= make_date(deduplicated.school_year + 1, 3, 1)
+                when deduplicated.completion_date <= make_date(deduplicated.school_year_start + 1, 3, 1)
                     then 'MOY'
-                when deduplicated.completion_date <= make_date(deduplicated.school_year + 1, 6, 30)
+                when deduplicated.completion_date <= make_date(deduplicated.school_year_start + 1, 6, 30)
                     then 'EOY'
                 else 'outside window'
             end
@@ -72,10 +72,10 @@ windowed as (
     from deduplicated
     left join test_windows
         on
-            deduplicated.school_year = test_windows.school_year
+            deduplicated.school_year_start = test_windows.school_year_start
             and deduplicated.completion_date between test_windows.start_date and test_windows.end_date
     left join seeded_years
-        on deduplicated.school_year = seeded_years.school_year
+        on deduplicated.school_year_start = seeded_years.school_year_start
 
 ),
 
@@ -86,7 +86,7 @@ current_year as (
             extract(year from as_of.as_of_date)
             - case when extract(month from as_of.as_of_date) < 7 then 1 else 0 end
             as integer
-        ) as school_year
+        ) as school_year_start
     from (
         select
             {% if var('as_of_date', none) -%}
@@ -104,8 +104,8 @@ final as (
         windowed.diagnostic_id,
         windowed.student_id,
         windowed.subject,
+        windowed.school_year_start,
         windowed.school_year,
-        windowed.academic_year,
         windowed.test_window,
         windowed.school_name,
         windowed.student_grade,
@@ -154,15 +154,15 @@ final as (
         coalesce(windowed.is_baseline_vendor, false) as is_baseline_vendor,
         coalesce(windowed.is_most_recent_vendor, false) as is_most_recent_vendor,
         coalesce(windowed.is_rushed, false) as is_rushed,
-        windowed.school_year = current_year.school_year as is_current_school_year,
+        windowed.school_year_start = current_year.school_year_start as is_current_school_year,
         row_number() over (
-            partition by windowed.student_id, windowed.subject, windowed.school_year
+            partition by windowed.student_id, windowed.subject, windowed.school_year_start
             order by windowed.completion_date, windowed.start_date, windowed.diagnostic_id
         ) as sitting_number,
         {#- baseline: the sitting the vendor flagged as establishing the growth measures
             (the earliest, if re-flagged); without a flag, the year's first sitting #}
         row_number() over (
-            partition by windowed.student_id, windowed.subject, windowed.school_year
+            partition by windowed.student_id, windowed.subject, windowed.school_year_start
             order by
                 coalesce(windowed.is_baseline_vendor, false) desc,
                 windowed.completion_date asc,
@@ -170,11 +170,11 @@ final as (
                 windowed.diagnostic_id asc
         ) = 1 as is_baseline,
         row_number() over (
-            partition by windowed.student_id, windowed.subject, windowed.school_year
+            partition by windowed.student_id, windowed.subject, windowed.school_year_start
             order by windowed.completion_date desc, windowed.start_date desc, windowed.diagnostic_id desc
         ) = 1 as is_most_recent,
         row_number() over (
-            partition by windowed.student_id, windowed.subject, windowed.school_year, windowed.test_window
+            partition by windowed.student_id, windowed.subject, windowed.school_year_start, windowed.test_window
             order by windowed.completion_date desc, windowed.start_date desc, windowed.diagnostic_id desc
         ) = 1 as is_latest_in_window,
         windowed.start_date,

@@ -21,11 +21,11 @@ student_years as (
     select
         student_id,
         subject,
-        school_year,
+        school_year_start,
         count(*) as diagnostics_count,
         bool_or(is_current_school_year) as is_current_school_year
     from diagnostics
-    group by student_id, subject, school_year
+    group by student_id, subject, school_year_start
 
 ),
 
@@ -48,13 +48,13 @@ by_window as (
     select
         student_id,
         subject,
-        school_year,
+        school_year_start,
         max(case when test_window = 'BOY' then overall_scale_score end) as boy_scale_score,
         max(case when test_window = 'MOY' then overall_scale_score end) as moy_scale_score,
         max(case when test_window = 'EOY' then overall_scale_score end) as eoy_scale_score
     from diagnostics
     where is_latest_in_window
-    group by student_id, subject, school_year
+    group by student_id, subject, school_year_start
 
 ),
 
@@ -63,8 +63,8 @@ joined as (
     select
         student_years.student_id,
         student_years.subject,
-        student_years.school_year,
-        most_recent.academic_year,
+        student_years.school_year_start,
+        most_recent.school_year,
         most_recent.school_name,
         most_recent.grade_level,
         student_years.diagnostics_count,
@@ -116,17 +116,17 @@ joined as (
         on
             student_years.student_id = baseline.student_id
             and student_years.subject = baseline.subject
-            and student_years.school_year = baseline.school_year
+            and student_years.school_year_start = baseline.school_year_start
     inner join most_recent
         on
             student_years.student_id = most_recent.student_id
             and student_years.subject = most_recent.subject
-            and student_years.school_year = most_recent.school_year
+            and student_years.school_year_start = most_recent.school_year_start
     left join by_window
         on
             student_years.student_id = by_window.student_id
             and student_years.subject = by_window.subject
-            and student_years.school_year = by_window.school_year
+            and student_years.school_year_start = by_window.school_year_start
     left join hs_growth_targets
         on
             baseline.subject = hs_growth_targets.subject
@@ -162,12 +162,12 @@ measured as (
 final as (
 
     select
-        {{ dbt.concat(["measured.student_id", "'|'", "measured.subject", "'|'", "measured.school_year"]) }}
+        {{ dbt.concat(["measured.student_id", "'|'", "measured.subject", "'|'", "measured.school_year_start"]) }}
             as student_subject_year_id,
         measured.student_id,
         measured.subject,
+        measured.school_year_start,
         measured.school_year,
-        measured.academic_year,
         measured.school_name,
         measured.grade_level,
         measured.diagnostics_count,
@@ -219,7 +219,7 @@ final as (
         on
             measured.student_id = prior_year.student_id
             and measured.subject = prior_year.subject
-            and measured.school_year = prior_year.school_year + 1
+            and measured.school_year_start = prior_year.school_year_start + 1
 
 )
 

@@ -170,7 +170,7 @@ typed as (
                 - case when extract(month from completion_date) < 7 then 1 else 0 end
                 as integer
             )
-        ) as school_year,
+        ) as school_year_start,
         case
             when student_grade in ('K', 'KG', 'KN') then 0
             when student_grade ~ '^\d{1,2}$' then cast(student_grade as integer)
@@ -186,8 +186,8 @@ final as (
         concat_ws(':', source_file_name, source_line) as source_row_id,
         student_id,
         subject,
-        school_year,
-        concat(school_year, '-', school_year + 1) as academic_year,
+        school_year_start,
+        concat(school_year_start, '-', school_year_start + 1) as school_year,
         school_name,
         student_grade,
         grade_level,
