@@ -232,6 +232,42 @@ class BakalariClient:
         return self.get(f"/api/3/marking/marks/{quote(atom_id, safe='')}")  # type: ignore[return-value]
 
 
+class ConnectorClient:
+    """The licensed Data Connector (``/if/2``): stateless HTTP Basic auth, JSON on request."""
+
+    def __init__(self, settings: BakalariSettings, *, transport: httpx.BaseTransport | None = None,
+                 policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings
+        self.http = ResilientClient(
+            settings.base_url, timeout=settings.timeout_seconds,
+            rate_limit_per_minute=settings.requests_per_minute, policy=policy, transport=transport,
+            source="bakalari", sleep=sleep, headers={"Accept": "application/json"},
+            auth=httpx.BasicAuth(settings.connector_username or "", settings.connector_password or ""))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def common(self, what: str) -> dict:
+        path = f"/if/2/common/{what}"
+        response, parsed = self.http.request("GET", path, parse=_json)
+        if response.is_success and isinstance(parsed, dict):
+            return parsed
+        if response.status_code in (401, 403):
+            raise OperatorError(
+                "The Bakaláři Data Connector refused the connector credentials "
+                f"(HTTP {response.status_code}).",
+                "check BAKALARI_CONNECTOR_USERNAME and BAKALARI_CONNECTOR_PASSWORD (from the Data "
+                "Connector contract), or unset both to sync from API v3 only.",
+            )
+        if response.status_code == 404:
+            raise OperatorError(
+                f"The school has no Data Connector at {self.settings.base_url}/if/2 (HTTP 404).",
+                "unset BAKALARI_CONNECTOR_USERNAME and BAKALARI_CONNECTOR_PASSWORD to sync from API v3 only.",
+            )
+        raise OperatorError(f"The Bakaláři Data Connector answered HTTP {response.status_code} for {path}.",
+                            "check the server's health, then rerun.")
+
+
 def _json(response: httpx.Response) -> object:
     return response.json()  # a garbled body raises ValueError: retried as transient
 

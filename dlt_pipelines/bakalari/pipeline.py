@@ -20,7 +20,7 @@ from dlt_pipelines.common.settings import pipelines_dir
 
 from . import bakalari
 from .changes import classify, read_stored
-from .client import BakalariClient
+from .client import BakalariClient, ConnectorClient
 from .lock import exclusive
 from .roster import ORDER, read_roster
 from .settings import DATASET_NAME, PIPELINE_NAME, SOURCE, BakalariSettings, lock_path
@@ -34,7 +34,8 @@ def sync(settings: BakalariSettings, *, dry_run: bool = False, allow_empty: bool
          emit: Callable[[dict], None] | None = None) -> dict:
     """Run one sync and return its summary (also handed to ``emit``, even when it fails)."""
     with exclusive(lock_path()):
-        run = SyncRun(SOURCE, {"host": settings.host, "dry_run": dry_run}, warehouse)
+        run = SyncRun(SOURCE, {"host": settings.host, "dry_run": dry_run,
+                               "data_connector": settings.connector}, warehouse)
         try:
             with run:
                 _sync(run, settings, dry_run, allow_empty, warehouse, transport, policy, dataset)
@@ -46,10 +47,14 @@ def sync(settings: BakalariSettings, *, dry_run: bool = False, allow_empty: bool
 
 def _sync(run: SyncRun, settings, dry_run, allow_empty, warehouse, transport, policy, dataset) -> None:
     client = BakalariClient(settings, transport=transport, policy=policy)
+    connector = ConnectorClient(settings, transport=transport, policy=policy) if settings.connector else None
     try:
-        roster = read_roster(client)
+        roster = read_roster(client, connector)
     finally:
-        run.requests, run.retries = client.requests, client.retries
+        run.requests = client.requests + (connector.http.requests if connector else 0)
+        run.retries = client.retries + (connector.http.retries if connector else 0)
+        if connector:
+            connector.close()
         event(log, "tokens", password_grants=client.tokens.password_grants,
               refresh_grants=client.tokens.refresh_grants, unauthorized=client.auth.unauthorized)
         client.close()

@@ -7,7 +7,10 @@ Routes (why these: docs/bakalari.md):
 - ``/api/3/subjects``: every subject the school offers (flat ``SubjectID`` shape) and the
   teachers' school e-mail;
 - ``/api/3/marking/atoms`` then ``/api/3/marking/marks/{atomId}`` for one atom per group:
-  the group's students, each with ClassId. These are the students and the enrolments.
+  the group's students, each with ClassId. These are the students and the enrolments;
+- optionally the Data Connector ``/if/2/common/classes|staff|rooms`` (HTTP Basic), which
+  adds what the v3 account does not see (staff who teach nothing, unused rooms, e-mails).
+  API v3 values win where both have an entity; the connector only fills in a missing e-mail.
 
 IDs are kept exactly as the source sends them (``id``) and trimmed (``id_trimmed``) for
 joining, since the same entity can come back with different padding from two routes.
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 
 from dlt_pipelines.common.logs import event, get_logger
 
-from .client import BakalariClient
+from .client import BakalariClient, ConnectorClient
 
 log = get_logger("bakalari")
 
@@ -78,7 +81,7 @@ class Roster:
     unmatched_atoms: int = 0
 
 
-def read_roster(client: BakalariClient) -> Roster:
+def read_roster(client: BakalariClient, connector: ConnectorClient | None = None) -> Roster:
     roster = Roster()
     timetable = client.timetable_permanent() or {}
     offered = (client.subjects() or {}).get("Subjects") or []
@@ -150,7 +153,32 @@ def read_roster(client: BakalariClient) -> Roster:
             _enrol(enrollments, student["id"], "class", student["class_id"], student["class_id"], None)
     roster.rows["students"] = list(students.values())
     roster.rows["enrollments"] = list(enrollments.values())
+    if connector is not None:
+        add_connector(roster, connector)
     return roster
+
+
+def add_connector(roster: Roster, connector: ConnectorClient) -> None:
+    """Add classes, staff and rooms that only the Data Connector lists (not the deleted ones)."""
+    def live(payload: dict, key: str) -> list[dict]:
+        return [x for x in _dedupe(payload.get(key), "ID") if not x.get("Deleted")]
+
+    for entity, what, key in (("classes", "classes", "Classes"), ("rooms", "rooms", "Rooms")):
+        have = {r["id_trimmed"] for r in roster.rows[entity]}
+        for item in live(connector.common(what), key):
+            if trim(item["ID"]) not in have:
+                roster.rows[entity].append(_row(item["ID"], abbrev=_text(item.get("Abbrev")),
+                                                name=_text(item.get("Name"))))
+    teachers = {r["id_trimmed"]: r for r in roster.rows["teachers"]}
+    for person in live(connector.common("staff"), "Staff"):
+        found = teachers.get(trim(person["ID"]))
+        if found is None:
+            name = " ".join(p for p in (person.get("Title"), person.get("FirstName"),
+                                        person.get("LastName")) if p)
+            roster.rows["teachers"].append(_row(person["ID"], abbrev=None, name=name or None,
+                                                email=person.get("Email") or None))
+        elif not found.get("email") and person.get("Email"):
+            found["email"] = person["Email"]
 
 
 def _enrol(out: dict, student_id: str, kind: str, target: str, class_id, group_id) -> None:

@@ -3,6 +3,8 @@
 Environment: ``BAKALARI_BASE_URL``, ``BAKALARI_USERNAME``, ``BAKALARI_PASSWORD`` (and the
 optional ``BAKALARI_REQUESTS_PER_MINUTE``, ``BAKALARI_TIMEOUT_SECONDS``). dlt secrets:
 ``[sources.bakalari] base_url / username / password`` in ``.dlt/secrets.toml``.
+Schools with the licensed Data Connector add ``BAKALARI_CONNECTOR_USERNAME`` and
+``BAKALARI_CONNECTOR_PASSWORD`` (``connector_username`` / ``connector_password``).
 The password and every token are registered with the log redactor and never printed.
 """
 
@@ -38,9 +40,17 @@ class BakalariSettings:
     password: str = field(repr=False)
     requests_per_minute: float | None = 300
     timeout_seconds: float = 30.0
+    connector_username: str | None = None
+    connector_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         register_secret(self.password)  # masked in every log line from now on
+        register_secret(self.connector_password)
+
+    @property
+    def connector(self) -> bool:
+        """Whether the school's Data Connector (HTTP Basic) is used as well."""
+        return bool(self.connector_username and self.connector_password)
 
     @property
     def host(self) -> str:
@@ -85,8 +95,16 @@ class BakalariSettings:
         except ValueError:
             raise ConfigError(f"BAKALARI_TIMEOUT_SECONDS must be a number, got {timeout!r}.",
                               "set it to e.g. 30.") from None
+        connector_username = env("BAKALARI_CONNECTOR_USERNAME") or _dlt_secret("connector_username")
+        connector_password = env("BAKALARI_CONNECTOR_PASSWORD") or _dlt_secret("connector_password")
+        if bool(connector_username) != bool(connector_password):
+            raise ConfigError(
+                "Only one of BAKALARI_CONNECTOR_USERNAME and BAKALARI_CONNECTOR_PASSWORD is set.",
+                "set both (from the school's Data Connector contract) or neither.",
+            )
         return cls(base_url=base_url.rstrip("/"), username=username, password=password,
-                   requests_per_minute=requests_per_minute or None, timeout_seconds=timeout_seconds)
+                   requests_per_minute=requests_per_minute or None, timeout_seconds=timeout_seconds,
+                   connector_username=connector_username, connector_password=connector_password)
 
 
 def lock_path() -> Path:

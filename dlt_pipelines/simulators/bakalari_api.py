@@ -11,6 +11,12 @@ Serves a :class:`CzechSchool` in the documented shapes (docs/bakalari.md, refere
   (flat, ``SubjectID``/``TeacherID``), ``/api/3/marking/atoms`` and
   ``/api/3/marking/marks/{atomId}`` (the students of one teaching group, each with ClassId).
 
+With ``connector=(username, password)`` the school also has the licensed Data Connector
+(reference §5): ``/if/2/common/classes``, ``/if/2/common/staff`` and ``/if/2/common/rooms``
+with HTTP Basic auth, JSON when asked with ``Accept: application/json`` (the JSON shape
+follows the spec's illustrative ``{"MessageType": "Common.Staff", "Staff": [...]}``). Without
+it those routes answer 404, as on a school without the licence.
+
 An expired or unknown token gets 401 with the documented body and an OpenIddict-style
 ``WWW-Authenticate`` header. ``expire_tokens()`` invalidates every access token at once;
 ``expire_tokens_after(n)`` does it after ``n`` more authorised requests (mid-run in tests).
@@ -18,6 +24,7 @@ An expired or unknown token gets 401 with the documented body and an OpenIddict-
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
@@ -45,12 +52,14 @@ def _invalid_grant(description: str) -> Response:
 class BakalariSimulator(SimulatorServer):
     def __init__(self, school: CzechSchool | None = None, *, username: str = "zastupce",
                  password: str = "heslo-pro-testy", faults: FaultSettings | None = None,
-                 token_ttl_seconds: float = 3600, prefix: str = ""):
+                 token_ttl_seconds: float = 3600, prefix: str = "",
+                 connector: tuple[str, str] | None = None):
         super().__init__(faults, prefix)
         self.school = school or CzechSchool.build()
         self.username = username
         self.password = password
         self.token_ttl_seconds = token_ttl_seconds
+        self.connector = connector
         self._lock = threading.Lock()
         self._access: dict[str, float] = {}  # token -> expiry (monotonic)
         self._refresh: dict[str, int] = {}  # token -> redemptions so far
@@ -65,6 +74,7 @@ class BakalariSimulator(SimulatorServer):
         self.route("GET", r"/api/3/subjects", self._authed(self._subjects))
         self.route("GET", r"/api/3/marking/atoms", self._authed(self._atoms))
         self.route("GET", r"/api/3/marking/marks/(?P<atom>[^/]+)", self._authed(self._marks))
+        self.route("GET", r"/if/2/common/(?P<what>classes|staff|rooms)", self._connector)
 
     @property
     def base_url(self) -> str:
@@ -229,6 +239,32 @@ class BakalariSimulator(SimulatorServer):
                 "TeacherEmail": teacher.email if teacher else "", "TeacherWeb": "",
                 "TeacherSchoolPhone": None, "TeacherHomePhone": None, "TeacherMobilePhone": None})
         return Response.json({"Subjects": rows})
+
+    def _connector(self, request: Request) -> Response:
+        if self.connector is None:
+            return Response.json({"Message": "No HTTP resource was found that matches the request URI."},
+                                 404)
+        expected = "Basic " + base64.b64encode(":".join(self.connector).encode()).decode()
+        if request.header("Authorization") != expected or self.faults.settings.reject_credentials:
+            with self._lock:
+                self.stats["unauthorized"] += 1
+            return Response(401, b"Unauthorized", {"WWW-Authenticate": 'Basic realm="Bakalari"',
+                                                    "Content-Type": "text/plain"}, fault_exempt=True)
+        s, what = self.school, request.params["what"].lower()
+        if what == "classes":
+            items = [{"ID": c.id, "Abbrev": c.abbrev, "Name": c.name, "Deleted": False}
+                     for c in s.classes.values()]
+            return Response.json({"MessageType": "Common.Classes", "Classes": items})
+        if what == "rooms":
+            items = [{"ID": r.id, "Abbrev": r.abbrev, "Name": r.name, "Deleted": False}
+                     for r in s.rooms.values()]
+            return Response.json({"MessageType": "Common.Rooms", "Rooms": items})
+        staff = []
+        for t in s.teachers.values():
+            title, first, last = t.name.split(" ", 2)
+            staff.append({"ID": t.id, "FirstName": first, "LastName": last, "Title": title,
+                          "Email": t.email, "Deleted": False})
+        return Response.json({"MessageType": "Common.Staff", "Staff": staff})
 
     def _atom_name(self, t) -> str:
         group = self.school.groups[t.group_id]

@@ -192,6 +192,13 @@ class CzechSchool:
                         atom_id=self._atom_id(), group_id=group.id, subject_id=sid,
                         teacher_id=rng.choice(teacher_ids),
                         room_id=rng.choice(list(self.rooms)), lessons=lessons))
+        # staff who teach nothing: only the Data Connector's staff list shows them
+        self.teachers["UR3DT"] = Teacher("UR3DT", "Řd", "PaedDr. Miroslava Štěpánková",
+                                         "miroslava.stepankova@zs-example.invalid")
+        self.rooms["SBR"] = Room("SBR", "Sb", "Sborovna")
+
+    def teaching_teacher_ids(self) -> set[str]:
+        return {t.teacher_id for t in self.teachings if t.group_id in self.groups}
 
     def _atom_id(self) -> str:
         code = self._code(6)

@@ -13,7 +13,7 @@ from dlt_pipelines.bakalari.lock import exclusive
 from dlt_pipelines.bakalari.pipeline import sync
 from dlt_pipelines.bakalari.settings import BakalariSettings, lock_path
 from dlt_pipelines.common import warehouse
-from dlt_pipelines.common.errors import LockBusyError
+from dlt_pipelines.common.errors import LockBusyError, OperatorError
 from dlt_pipelines.common.http import RetryPolicy
 from dlt_pipelines.simulators.bakalari_api import BakalariSimulator
 from dlt_pipelines.simulators.czech_school import CzechSchool
@@ -62,8 +62,7 @@ def test_double_run_no_duplicates_and_zero_changes_the_second_time(fresh_db, sim
     assert first["status"] == "sync_ok"
     for entity, size in expected_sizes(school).items():
         assert first["counts"][entity] == {"created": size, "updated": 0, "unchanged": 0, "deleted": 0}
-    teachers_in_timetable = {t.teacher_id for t in school.teachings}
-    assert first["counts"]["teachers"]["created"] == len(teachers_in_timetable)
+    assert first["counts"]["teachers"]["created"] == len(school.teaching_teacher_ids())
     loads_before = query("select count(*) from raw_bakalari._dlt_loads")[0][0]
 
     second = run_sync(sim)
@@ -205,3 +204,29 @@ def test_transient_errors_are_retried(fresh_db, school):
     assert summary["status"] == "sync_ok"
     assert summary["retries"] > 0
     assert summary["counts"]["students"]["created"] == len(school.students)
+
+
+def test_data_connector_adds_staff_and_rooms_v3_does_not_show(fresh_db, school):
+    connector = ("konektor", "Konektor-Heslo-9")
+    with BakalariSimulator(school, username=USER, password=PASSWORD, connector=connector) as sim:
+        v3_only = run_sync(sim)
+        no_email = query("select count(*) from raw_bakalari.teachers where email is null")[0][0]
+        settings = settings_for(sim)
+        settings.connector_username, settings.connector_password = connector
+        both = sync(settings, policy=FAST)
+        settings.connector_password = "spatne-konektor-heslo"
+        with pytest.raises(OperatorError, match="Data Connector refused the connector credentials"):
+            sync(settings, policy=FAST)
+    assert v3_only["counts"]["teachers"]["created"] == len(school.teaching_teacher_ids())
+    extra_teachers = len(school.teachers) - len(school.teaching_teacher_ids())
+    assert extra_teachers >= 1  # the head teacher teaches nothing
+    # the connector adds the missing staff, and fills in the e-mails v3 did not give
+    assert no_email >= 1
+    assert both["counts"]["teachers"] == {
+        "created": extra_teachers, "updated": no_email,
+        "unchanged": len(school.teaching_teacher_ids()) - no_email, "deleted": 0}
+    assert query("select count(*) from raw_bakalari.teachers where email is null") == [(0,)]
+    assert both["counts"]["rooms"]["created"] >= 1
+    assert both["counts"]["students"]["unchanged"] == len(school.students)
+    head = query("select name, email, abbrev from raw_bakalari.teachers where id = 'UR3DT'")
+    assert head == [("PaedDr. Miroslava Štěpánková", "miroslava.stepankova@zs-example.invalid", None)]
