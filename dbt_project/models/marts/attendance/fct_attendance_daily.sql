@@ -11,7 +11,8 @@
     )
 }}
 {#- docs block fct_attendance_daily_rules -#}
-{%- set min_periods = var('attendance_min_scheduled_periods', 6) | int -%}
+-- depends_on: {{ ref('int_attendance__instructional_days') }}
+{% set min_periods = var('attendance_min_scheduled_periods', 6) | int %}
 
 with
 
