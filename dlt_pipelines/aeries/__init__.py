@@ -23,15 +23,16 @@ from .windows import Window
 Reject = Callable[[str, str, dict], None]
 Count = Callable[[str, int], None]
 
-_KEY_COLUMNS = {
-    "school_code": {"data_type": "bigint"},
-    "student_id": {"data_type": "bigint"},
-}
-_DATE = {"data_type": "date"}
-_STUDENT_COLUMNS = {**_KEY_COLUMNS, "grade": {"data_type": "bigint"}, "birthdate": _DATE,
-                    "school_enter_date": _DATE, "school_leave_date": _DATE, "district_enter_date": _DATE}
-_ENROLLMENT_COLUMNS = {**_KEY_COLUMNS, "academic_year": {"data_type": "text"}, "enter_date": _DATE,
-                       "leave_date": _DATE, "exit_reason_code": {"data_type": "text"}}
+def _columns(**types: str) -> dict:
+    """Column hints, a fresh dict per column (dlt fills them in place)."""
+    return {name: {"data_type": data_type} for name, data_type in types.items()}
+
+
+_KEYS = {"school_code": "bigint", "student_id": "bigint"}
+_STUDENT_TYPES = {**_KEYS, "grade": "bigint", "birthdate": "date", "school_enter_date": "date",
+                  "school_leave_date": "date", "district_enter_date": "date"}
+_ENROLLMENT_TYPES = {**_KEYS, "academic_year": "text", "enter_date": "date", "leave_date": "date",
+                     "exit_reason_code": "text"}
 
 
 def _no_reject(resource: str, reason: str, record: dict) -> None:  # pragma: no cover - default only
@@ -80,40 +81,40 @@ def aeries(
         return landed(resource, rows)
 
     @dlt.resource(name="schools", primary_key="school_code", write_disposition="merge",
-                  columns={"school_code": {"data_type": "bigint"}})
+                  columns=_columns(school_code="bigint"))
     def schools() -> Iterator[list[dict]]:
         yield convert("schools", schools_payload if schools_payload is not None else client.schools(),
                       rec.school_row)
 
     @dlt.resource(name="students", primary_key=("school_code", "student_id"), write_disposition="merge",
-                  columns=_STUDENT_COLUMNS)
+                  columns=_columns(**_STUDENT_TYPES))
     def students() -> Iterator[list[dict]]:
         for code in codes:
             for page in client.students(code):
                 yield convert("students", page, lambda r, c=code: rec.student_row(r, c))
 
     @dlt.resource(name="enrollment", primary_key=("student_id", "school_code", "academic_year", "enter_date"),
-                  write_disposition="merge", columns=_ENROLLMENT_COLUMNS)
+                  write_disposition="merge", columns=_columns(**_ENROLLMENT_TYPES))
     def enrollment() -> Iterator[list[dict]]:
         for code in codes:
             yield convert("enrollment", client.enrollment(code, school_year), rec.enrollment_row)
 
     @dlt.resource(name="calendar", primary_key=("school_code", "calendar_date"), write_disposition="merge",
-                  columns={"school_code": {"data_type": "bigint"}, "calendar_date": {"data_type": "date"}})
+                  columns=_columns(school_code="bigint", calendar_date="date"))
     def calendar() -> Iterator[list[dict]]:
         for code in codes:
             yield convert("calendar", client.calendar(code), lambda r, c=code: rec.calendar_row(r, c))
 
     @dlt.resource(name="absence_codes", primary_key=("school_code", "absence_code"),
                   write_disposition="merge",
-                  columns={"school_code": {"data_type": "bigint"}, "absence_code": {"data_type": "text"}})
+                  columns=_columns(school_code="bigint", absence_code="text"))
     def absence_codes() -> Iterator[list[dict]]:
         for code in codes:
             yield convert("absence_codes", client.absence_codes(code),
                           lambda r, c=code: rec.absence_code_row(r, c))
 
     @dlt.resource(name="attendance_history_summary", primary_key=("student_id", "school_code", "school_year"),
-                  write_disposition="merge", columns={**_KEY_COLUMNS, "school_year": {"data_type": "text"}})
+                  write_disposition="merge", columns=_columns(**_KEYS, school_year="text"))
     def attendance_history_summary() -> Iterator[list[dict]]:
         for code in codes:
             rows: list[dict] = []

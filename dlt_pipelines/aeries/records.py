@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
 # Fields that Aeries sends as "2024-08-15T00:00:00" (or null) and that land as dates.
 DATE_FIELDS = frozenset({
     "Birthdate", "SchoolEnterDate", "SchoolLeaveDate", "DistrictEnterDate", "EnterDate", "LeaveDate",
@@ -65,9 +67,23 @@ def with_dates(record: dict) -> dict:
     return row
 
 
+_SNAKE = NamingConvention()
+_NAMES: dict[str, str] = {}
+
+
+def snake(key: str) -> str:
+    """dlt's column name for an Aeries key (``StudentID`` -> ``student_id``), cached."""
+    name = _NAMES.get(key)
+    if name is None:
+        name = _NAMES[key] = _SNAKE.normalize_identifier(key)
+    return name
+
+
 def stamp(row: dict, loaded_at: datetime) -> dict:
-    row["_loaded_at"] = loaded_at
-    return row
+    """The row with dlt's column names and the pipeline's ``_loaded_at``."""
+    out = {snake(key): value for key, value in row.items()}
+    out["_loaded_at"] = loaded_at
+    return out
 
 
 # -- one function per resource: raw record -> row (or BadRecord) ----------------------------
