@@ -104,7 +104,7 @@ class TokenManager:
     def _store(self, payload: dict) -> None:
         try:
             access = payload["access_token"]
-            expires_in = float(payload.get("expires_in") or 0)
+            expires_in = float(payload.get("expires_in") or 599)  # older servers: 599 s
         except (KeyError, TypeError, ValueError):
             raise OperatorError(
                 "The Bakaláři login answer has no access token.",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _ALNUM = string.ascii_uppercase + string.digits
 
@@ -135,28 +135,29 @@ class Teaching:
     lessons: int
 
 
-@dataclass
 class CzechSchool:
-    seed: int = 42
-    classes: dict[str, SchoolClass] = field(default_factory=dict)
-    groups: dict[str, Group] = field(default_factory=dict)
-    subjects: dict[str, Subject] = field(default_factory=dict)
-    teachers: dict[str, Teacher] = field(default_factory=dict)
-    students: dict[str, Student] = field(default_factory=dict)
-    rooms: dict[str, Room] = field(default_factory=dict)
-    teachings: list[Teaching] = field(default_factory=list)
-    memberships: dict[str, set[str]] = field(default_factory=dict)  # student id -> group ids
-    _rng: random.Random = field(default_factory=random.Random, repr=False)
-    _used: set[str] = field(default_factory=set, repr=False)
+    """``CzechSchool(seed=42)`` builds the whole school; the same seed gives the same school."""
+
+    def __init__(self, seed: int = 42, students_per_class: tuple[int, int] = (14, 20),
+                 second_class_grades: tuple[int, ...] = (1, 6, 9)):
+        self.seed = seed
+        self.classes: dict[str, SchoolClass] = {}
+        self.groups: dict[str, Group] = {}
+        self.subjects: dict[str, Subject] = {}
+        self.teachers: dict[str, Teacher] = {}
+        self.students: dict[str, Student] = {}
+        self.rooms: dict[str, Room] = {}
+        self.teachings: list[Teaching] = []
+        self.memberships: dict[str, set[str]] = {}  # student id -> group ids
+        self._rng = random.Random(seed)
+        self._used: set[str] = set()
+        self._populate(students_per_class, second_class_grades)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def build(cls, seed: int = 42, students_per_class: tuple[int, int] = (14, 20),
               second_class_grades: tuple[int, ...] = (1, 6, 9)) -> CzechSchool:
-        school = cls(seed=seed)
-        school._rng = random.Random(seed)
-        school._populate(students_per_class, second_class_grades)
-        return school
+        return cls(seed, students_per_class, second_class_grades)
 
     def _code(self, length: int, prefix: str = "") -> str:
         while True:
