@@ -205,3 +205,16 @@ def test_transient_login_failure_is_retried():
                             policy=RetryPolicy(base_delay=0.0, max_delay=0.0), sleep=lambda s: None)
     assert client.subjects() == {"Subjects": []}
     assert client.retries == 2
+
+
+def test_missing_expires_in_falls_back_to_the_old_servers_lifetime():
+    server, clock = TokenServer(), FakeClock()
+    server.expires_in = None
+    client = make_client(server, clock)
+    client.subjects()
+    clock.now += 60
+    client.subjects()
+    assert grant_types(server) == ["password"]  # not renewed before every call
+    clock.now += 600
+    client.subjects()
+    assert grant_types(server) == ["password", "refresh_token"]
