@@ -230,3 +230,18 @@ def test_data_connector_adds_staff_and_rooms_v3_does_not_show(fresh_db, school):
     assert both["counts"]["students"]["unchanged"] == len(school.students)
     head = query("select name, email, abbrev from raw_bakalari.teachers where id = 'UR3DT'")
     assert head == [("PaedDr. Miroslava Štěpánková", "miroslava.stepankova@zs-example.invalid", None)]
+
+
+def test_dry_run_writes_nothing_and_an_empty_source_is_not_a_mass_deletion(fresh_db, sim, school):
+    dry = run_sync(sim, dry_run=True)
+    assert dry["counts"]["students"]["created"] == len(school.students)
+    tables = query("select count(*) from information_schema.tables where table_schema = 'raw_bakalari'")
+    assert tables == [(0,)]
+    run_sync(sim)
+    for student_id in list(school.students):
+        school.remove_student(student_id)
+    with pytest.raises(OperatorError, match="returned no students although"):
+        run_sync(sim)
+    assert query("select count(*) from raw_bakalari.students where is_deleted") == [(0,)]
+    allowed = run_sync(sim, allow_empty=True)
+    assert allowed["counts"]["students"]["deleted"] == len(query("select id from raw_bakalari.students"))
