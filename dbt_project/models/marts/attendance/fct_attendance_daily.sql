@@ -31,6 +31,8 @@ reprocess as (
                 from {{ ref('int_attendance__day_codes') }} as reloaded
                 where reloaded.loaded_at > (select max(existing.source_loaded_at) from {{ this }} as existing)
             ),
+            -- days still correctable at the previous build: their can_be_corrected may have flipped
+            (select min(existing.calendar_date) from {{ this }} as existing where existing.can_be_corrected),
             (select max(existing.calendar_date) + 1 from {{ this }} as existing)
         ) as reprocess_from
 ),
