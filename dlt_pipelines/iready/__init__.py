@@ -26,7 +26,7 @@ Progress = Callable[[Checked], None]
 
 @dlt.source(name="iready", max_table_nesting=0)
 def iready(checked_files: Sequence[Checked], reject: Reject, loaded_at: datetime,
-           chunk_rows: int = 25_000, on_file_done: Progress | None = None) -> Any:
+           chunk_rows: int = 5_000, on_file_done: Progress | None = None) -> Any:
     @dlt.resource(
         name=RESOURCE,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},

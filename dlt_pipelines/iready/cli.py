@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true",
                         help="reload every valid file even if unchanged since its last load")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was refused")
-    parser.add_argument("--chunk-rows", type=int, default=25_000, help=argparse.SUPPRESS)
+    parser.add_argument("--chunk-rows", type=int, default=5_000, help=argparse.SUPPRESS)
     return parser
 
 

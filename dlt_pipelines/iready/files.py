@@ -23,7 +23,7 @@ import fsspec
 from dlt_pipelines.common.errors import OperatorError
 
 from .layouts import HeaderMatch, match_header
-from .validation import RowError, RowValidator
+from .validation import RowValidator
 
 FILE_PATTERN = re.compile(
     r"^(?:diagnostic_results_(?P<subject>ela|math)"
@@ -190,6 +190,7 @@ def read_rows(checked: Checked, reject: RejectFn, *, chunk_rows: int, loaded_at:
     up in ``checked.outcome``.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from .schema import arrow_schema
 
@@ -198,52 +199,68 @@ def read_rows(checked: Checked, reject: RejectFn, *, chunk_rows: int, loaded_at:
     assert header is not None and checked.local_path is not None
     f = checked.file
     validator = RowValidator(header.canonical, f.subject, f.folder_year)
-    position = {name: i for i, name in enumerate(validator.names)}
-    rows: list[list] = []
+    rows: list[list[str]] = []
     lines: list[int] = []
     loaded = rejected = blank = 0
-
-    def flush() -> Any:
-        n = len(rows)
-        columns = list(zip(*rows, strict=True))
-        arrays = []
-        for col in schema:
-            if col.name in position:
-                arrays.append(pa.array(columns[position[col.name]], type=col.type))
-            elif col.name == "source_line":
-                arrays.append(pa.array(lines, type=col.type))
-            elif col.name in _META:
-                arrays.append(pa.array([_META[col.name](checked, loaded_at)] * n, type=col.type))
-            else:
-                arrays.append(pa.nulls(n, col.type))
-        rows.clear()
-        lines.clear()
-        return pa.Table.from_arrays(arrays, schema=schema)
 
     def on_reject(line: int, column: str | None, reason: str, record: dict) -> None:
         nonlocal rejected
         rejected += 1
         reject(line, column, reason, record)
 
+    def flush() -> Any:
+        nonlocal loaded
+        typed, good, failures = validator.validate(rows)
+        line_numbers = pa.array(lines, pa.int64())
+        for index, (column, reason) in sorted(failures.items()):
+            record = dict(zip(_raw_headers(header, len(rows[index])), rows[index], strict=False))
+            on_reject(lines[index], column, reason, record)
+        if good is not None:
+            typed = {c: pc.filter(a, good) for c, a in typed.items()}
+            line_numbers = pc.filter(line_numbers, good)
+        n = len(line_numbers)
+        loaded += n
+        arrays = []
+        for col in schema:
+            if col.name in typed:
+                arrays.append(typed[col.name].cast(col.type))
+            elif col.name == "source_line":
+                arrays.append(line_numbers)
+            elif col.name in _META:
+                arrays.append(pa.array([_META[col.name](checked, loaded_at)] * n, type=col.type))
+            else:
+                arrays.append(pa.nulls(n, col.type))
+        rows.clear()
+        lines.clear()
+        return pa.Table.from_arrays(arrays, schema=schema) if n else None
+
+    width = validator.width
+    i_sid = validator.present.get("student_id", 0)
     with open(checked.local_path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         next(reader, None)
         for cells in _records(reader, on_reject):
-            if not cells or not any(c.strip() for c in cells):
+            if len(cells) != width:
+                if not cells or not any(c.strip() for c in cells):
+                    blank += 1
+                    continue
+                record = dict(zip(_raw_headers(header, len(cells)), cells, strict=False))
+                on_reject(reader.line_num, None, f"wrong_field_count: {len(cells)} fields, the header has "
+                                                 f"{width} (truncated or malformed line)", record)
+                continue
+            if not cells[i_sid].strip() and not any(c.strip() for c in cells):
                 blank += 1
                 continue
-            try:
-                rows.append(validator.convert(cells))
-            except RowError as err:
-                record = dict(zip(_raw_headers(header, len(cells)), cells, strict=False))
-                on_reject(reader.line_num, err.column, err.reason, record)
-                continue
+            rows.append(cells)
             lines.append(reader.line_num)
-            loaded += 1
             if len(rows) >= chunk_rows:
-                yield flush()
+                table = flush()
+                if table is not None:
+                    yield table
     if rows:
-        yield flush()
+        table = flush()
+        if table is not None:
+            yield table
     checked.outcome.update(rows_loaded=loaded, rows_rejected=rejected, blank_lines=blank)
 
 

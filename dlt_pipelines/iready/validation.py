@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 from .layouts import (
     DATE_COLUMNS,
@@ -98,13 +99,16 @@ def valid_academic_year(text: str) -> bool:
 
 
 TEXT, INT, SCORE, PERCENT, DATE, PLACEMENT, RELATIVE, FLAG, YEAR = range(9)
+_INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
+_NUM_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 
 class RowValidator:
-    """Validates and converts one file's rows; ``columns`` maps file position -> canonical name.
+    """Validates and converts one file's rows, a chunk at a time, with Arrow compute.
 
-    ``convert`` returns the typed values in the order of ``names`` (the canonical columns
-    the file has, in canonical order).
+    ``columns`` maps file position -> canonical name. ``validate`` returns typed Arrow arrays
+    (one per name in ``names``, the canonical columns the file has), a mask of the valid rows
+    and, for each invalid row, its first problem (column, reason).
     """
 
     def __init__(self, columns: list[str | None], subject: str, academic_year: str | None,
@@ -117,8 +121,9 @@ class RowValidator:
         present = {c: i for i, c in enumerate(columns) if c}
         self.present = present
         self.names = [c for c in (order or CANONICAL) if c in present]
-        if "academic_year" not in present:
-            self.names.append("academic_year")
+        for required in ("academic_year", "start_date", "completion_date"):
+            if required not in present:
+                self.names.append(required)
         specs = []
         for c in self.names:
             if c in SCALE_SCORES:
@@ -141,79 +146,120 @@ class RowValidator:
                 kind = TEXT
             specs.append((present.get(c, -1), c, kind))
         self.specs = specs
-        self.domain_cells = [present[f"{p}_{part}"] for p in DOMAIN_PREFIXES[subject]
-                             for part in ("scale_score", "placement") if f"{p}_{part}" in present]
-        self.i_student = present.get("student_id")
-        self.pos_start, self.pos_completion, self.pos_overall = (
-            self.names.index(c) if c in present else None
-            for c in ("start_date", "completion_date", "overall_scale_score"))
+        self.domains = [f"{p}_{part}" for p in DOMAIN_PREFIXES[subject]
+                        for part in ("scale_score", "placement") if f"{p}_{part}" in present]
+
+    def validate(self, rows: list[list[str]]) -> tuple[dict[str, Any], Any, dict]:
+        """Typed arrays, the valid-row mask (None when all are valid) and the failures by row index."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(rows)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(self.width)]
+        typed: dict[str, Any] = {}
+        raw: dict[str, Any] = {}
+        rules: list[tuple[Any, str | None, str, str]] = []  # (failing mask, column, code, message)
+        empty = pa.nulls(n, pa.string())
+        for i, c, kind in self.specs:
+            if i >= 0:
+                v = pc.utf8_trim_whitespace(pa.array(columns[i], pa.string()))
+                v = pc.if_else(pc.equal(v, ""), pa.scalar(None, pa.string()), v)
+            else:
+                v = empty
+            raw[c] = v
+            present = pc.is_valid(v)
+            if kind == TEXT:
+                typed[c] = v
+            elif kind in (INT, SCORE):
+                ok = pc.match_substring_regex(v, _INT_RE)
+                code = "scale_score_not_integer" if kind == SCORE else "not_an_integer"
+                rules.append((pc.and_kleene(present, pc.invert(ok)), c, code, "{!r} is not a whole number"))
+                clean = pc.replace_substring_regex(pc.if_else(ok, v, pa.scalar(None, pa.string())),
+                                                   r"\.0*$", "")
+                number = pc.cast(clean, pa.int64())
+                if kind == SCORE:
+                    low, high, code = SCORE_MIN, SCORE_MAX, "scale_score_out_of_range"
+                elif c == "percentile":
+                    low, high, code = 1, 99, "percentile_out_of_range"
+                else:
+                    low = None
+                if low is not None:
+                    outside = pc.or_(pc.less(number, low), pc.greater(number, high))
+                    rules.append((pc.fill_null(outside, False), c, code, f"{{}} is outside {low}-{high}"))
+                typed[c] = number
+            elif kind == PERCENT:
+                clean = pc.utf8_rtrim(v, characters="%")
+                ok = pc.match_substring_regex(clean, _NUM_RE)
+                rules.append((pc.and_kleene(present, pc.invert(ok)), c, "percent_not_numeric",
+                              "{!r} is not a number"))
+                typed[c] = pc.cast(pc.if_else(ok, clean, pa.scalar(None, pa.string())), pa.float64())
+            elif kind == DATE:
+                uniques = pc.unique(v)
+                parsed = pa.array([parse_date(u) if u is not None else None for u in uniques.to_pylist()],
+                                  pa.date32())
+                d = pc.take(parsed, pc.index_in(v, value_set=uniques))
+                rules.append((pc.invert(pc.is_valid(d)), c, "invalid_date", "{!r} is not a date (M/D/YYYY)"))
+                typed[c] = d
+            elif kind in (PLACEMENT, RELATIVE):
+                allowed = PLACEMENTS if kind == PLACEMENT else RELATIVE_PLACEMENTS
+                ok = pc.is_in(pc.utf8_lower(v), value_set=pa.array(sorted(allowed), pa.string()))
+                code = "unknown_placement" if kind == PLACEMENT else "unknown_relative_placement"
+                what = "an i-Ready placement" if kind == PLACEMENT else "a relative placement"
+                rules.append((pc.and_kleene(present, pc.invert(ok)), c, code, "{!r} is not " + what))
+                typed[c] = v
+            elif kind == FLAG:
+                upper = pc.utf8_upper(v)
+                ok = pc.is_in(upper, value_set=pa.array(["Y", "N"]))
+                rules.append((pc.and_kleene(present, pc.invert(ok)), c, "invalid_flag", "{!r} is not Y or N"))
+                typed[c] = upper
+            else:  # YEAR: the Academic Year column, else the year folder
+                if self.academic_year:
+                    v = pc.fill_null(v, self.academic_year)
+                    raw[c] = v
+                ok = pc.fill_null(pc.match_substring_regex(v, r"^[0-9]{4}-[0-9]{4}$"), False)
+                text = pc.if_else(ok, v, pa.scalar(None, pa.string()))
+                first = pc.cast(pc.utf8_slice_codeunits(text, 0, 4), pa.int32())
+                second = pc.cast(pc.utf8_slice_codeunits(text, 5, 9), pa.int32())
+                ok = pc.fill_null(pc.equal(pc.add(first, 1), second), False)
+                rules.append((pc.invert(ok), c, "invalid_academic_year", "{!r} is not like 2024-2025"))
+                typed[c] = v
+        sid = raw.get("student_id", empty)
+        rules.insert(0, (pc.invert(pc.is_valid(sid)), "student_id", "missing_student_id",
+                         "Student ID is empty"))
+        before = pc.fill_null(pc.less(typed["completion_date"], typed["start_date"]), False)
+        rules.append((before, "completion_date", "completion_before_start",
+                      "completion date is before start date"))
+        overall = typed.get("overall_scale_score", pa.nulls(n, pa.int64()))
+        rules.append((pc.invert(pc.is_valid(overall)), "overall_scale_score", "missing_scale_score",
+                      "Overall Scale Score is empty"))
+        if self.domains:
+            any_domain = pc.is_valid(raw[self.domains[0]])
+            for c in self.domains[1:]:
+                any_domain = pc.or_(any_domain, pc.is_valid(raw[c]))
+            rules.append((pc.invert(any_domain), None, "missing_domain_scores",
+                          f"no {self.subject} domain score or placement"))
+
+        failures: dict[int, tuple[str | None, str]] = {}
+        for mask, column, code, message in rules:
+            hits = pc.indices_nonzero(mask).to_pylist()
+            for row in hits:
+                if row not in failures:
+                    value = raw[column][row].as_py() if column in raw else None
+                    failures[row] = (column, f"{code}: {message.format(value)}")
+        good = None
+        if failures:
+            flags = [True] * n
+            for row in failures:
+                flags[row] = False
+            good = pa.array(flags, pa.bool_())
+        return typed, good, failures
 
     def convert(self, cells: list[str]) -> list:
-        """Typed values for a row (in ``names`` order), or raise RowError."""
+        """One row: typed values in ``names`` order, or raise RowError (used by tests and tools)."""
         if len(cells) != self.width:
             raise RowError(None, f"wrong_field_count: {len(cells)} fields, the header has {self.width}"
                                  " (truncated or malformed line)")
-        if self.i_student is None or not cells[self.i_student].strip():
-            raise RowError("student_id", "missing_student_id: Student ID is empty")
-        out: list = []
-        append = out.append
-        for i, c, kind in self.specs:
-            v = cells[i].strip() if i >= 0 else ""
-            if kind == TEXT:
-                append(v or None)
-            elif not v:
-                if kind == YEAR:
-                    v = self.academic_year or ""
-                    if not valid_academic_year(v):
-                        raise RowError(c, "invalid_academic_year: Academic Year is empty")
-                    append(v)
-                elif kind == DATE:
-                    raise RowError(c, "invalid_date: the date is empty")
-                else:
-                    append(None)
-            elif kind in (SCORE, INT):
-                try:
-                    n = parse_int(v)
-                except ValueError:
-                    code = "scale_score_not_integer" if kind == SCORE else "not_an_integer"
-                    raise RowError(c, f"{code}: {v!r} is not a whole number") from None
-                if kind == SCORE and not SCORE_MIN <= n <= SCORE_MAX:
-                    raise RowError(c, f"scale_score_out_of_range: {n} is outside {SCORE_MIN}-{SCORE_MAX}")
-                if c == "percentile" and not 1 <= n <= 99:
-                    raise RowError(c, f"percentile_out_of_range: {n} is outside 1-99")
-                append(n)
-            elif kind == DATE:
-                d = parse_date(v)
-                if d is None:
-                    raise RowError(c, f"invalid_date: {v!r} is not a date (M/D/YYYY)")
-                append(d)
-            elif kind == PLACEMENT:
-                if v.casefold() not in PLACEMENTS:
-                    raise RowError(c, f"unknown_placement: {v!r} is not an i-Ready placement")
-                append(v)
-            elif kind == RELATIVE:
-                if v.casefold() not in RELATIVE_PLACEMENTS:
-                    raise RowError(c, f"unknown_relative_placement: {v!r} is not a relative placement")
-                append(v)
-            elif kind == PERCENT:
-                try:
-                    append(float(v.rstrip("%")))
-                except ValueError:
-                    raise RowError(c, f"percent_not_numeric: {v!r} is not a number") from None
-            elif kind == FLAG:
-                if v not in FLAGS:
-                    raise RowError(c, f"invalid_flag: {v!r} is not Y or N")
-                append(v.upper())
-            else:  # YEAR
-                if not valid_academic_year(v):
-                    raise RowError(c, f"invalid_academic_year: {v!r} is not like 2024-2025")
-                append(v)
-        if self.pos_start is None or self.pos_completion is None:
-            raise RowError("start_date", "invalid_date: the file has no Start/Completion Date")
-        if out[self.pos_completion] < out[self.pos_start]:
-            raise RowError("completion_date", "completion_before_start: completion date is before start date")
-        if self.pos_overall is None or out[self.pos_overall] is None:
-            raise RowError("overall_scale_score", "missing_scale_score: Overall Scale Score is empty")
-        if self.domain_cells and not any(cells[i].strip() for i in self.domain_cells):
-            raise RowError(None, f"missing_domain_scores: no {self.subject} domain score or placement")
-        return out
+        typed, _, failures = self.validate([cells])
+        if failures:
+            raise RowError(*failures[0])
+        return [typed[c][0].as_py() for c in self.names]

@@ -1,0 +1,92 @@
+"""i-Ready loader benchmark: a 200,000-row export pair (ELA + Math, real header layout) loaded
+into a brand-new database by the real CLI in a subprocess; wall time and the subprocess's
+peak RSS against the bars (30 s, 300 MB). Then a re-run, which must skip both files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from dlt_pipelines.common import warehouse as wh
+from dlt_pipelines.simulators.iready_exports import write_bench_exports
+
+BAR_SECONDS = 30.0
+BAR_MB = 300.0
+
+# Runs the CLI and reports the process's own peak RSS (kB on Linux) on the last stderr line.
+CHILD = (
+    "import resource, sys\n"
+    "from dlt_pipelines.cli import run\n"
+    "rc = run(sys.argv[1:])\n"
+    "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
+
+
+def _load(src: Path, env: dict) -> tuple[float, float, int, str]:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", CHILD, "iready", "--source-url", str(src)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    seconds = time.monotonic() - started
+    kb = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("MAXRSS_KB")]
+    peak_mb = kb[-1] / 1024 if kb else float("nan")
+    return seconds, peak_mb, proc.returncode, proc.stdout + proc.stderr[-2000:]
+
+
+def run(quick: bool = False) -> list[dict]:
+    rows = 20_000 if quick else 200_000
+    server = wh.resolve()
+    database = f"bench_iready_{uuid.uuid4().hex[:8]}"
+    admin = wh.connect(wh.Warehouse(**{**server.__dict__, "database": "postgres"}))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{database}"')
+    results: list[dict] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-iready-") as tmp:
+            started = time.monotonic()
+            paths = write_bench_exports(Path(tmp) / "exports", rows=rows, seed=7)
+            written = time.monotonic() - started
+            data_rows = sum(p.read_bytes().count(b"\n") - 1 for p in paths)
+            size_mb = sum(p.stat().st_size for p in paths) / 1e6
+            env = {**os.environ, "PGDATABASE": database, "WAREHOUSE_DSN": "",
+                   "PGHOST": server.host, "PGPORT": str(server.port), "PGUSER": server.user,
+                   "PGPASSWORD": server.password, "SCHOOLDATA_PIPELINES_DIR": str(Path(tmp) / "dlt"),
+                   "SCHOOLDATA_LOG_LEVEL": "WARNING"}
+            seconds, peak_mb, rc, output = _load(Path(tmp) / "exports", env)
+            target = wh.Warehouse(**{**server.__dict__, "database": database})
+            with wh.cursor(target) as cur:
+                cur.execute("select count(*) from raw_iready.diagnostic_results")
+                loaded = cur.fetchone()[0]
+            complete = rc == 0 and loaded == data_rows
+            if not complete:
+                print(output, file=sys.stderr)
+            again, again_mb, rc2, _ = _load(Path(tmp) / "exports", env)
+            label = f"{data_rows:,}-row export pair ({size_mb:.0f} MB)"
+            results += [
+                {"name": f"iready: load {label}", "value": seconds, "unit": "s",
+                 "bar": f"< {BAR_SECONDS:.0f} s", "ok": complete and seconds < BAR_SECONDS},
+                {"name": "iready: peak RSS of the load process", "value": peak_mb, "unit": "MB",
+                 "bar": f"< {BAR_MB:.0f} MB", "ok": complete and peak_mb < BAR_MB},
+                {"name": "iready: rows loaded per second", "value": loaded / seconds if seconds else 0,
+                 "unit": "rows/s", "bar": None, "ok": None},
+                {"name": "iready: re-run, both files unchanged", "value": again, "unit": "s", "bar": None,
+                 "ok": rc2 == 0},
+                {"name": "iready: simulator writes the export pair", "value": written, "unit": "s",
+                 "bar": None, "ok": None},
+            ]
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{database}" with (force)')
+        admin.close()
+    return results
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(row)
