@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 import dlt
 
 from . import records as rec
-from .attendance import window_rows
+from .attendance import parse_body, rows_for
 from .client import AeriesClient
 from .windows import Window
 
@@ -137,12 +137,13 @@ def aeries(
             while queue or pending:
                 while queue and len(pending) < max(1, prefetch):
                     w = queue.pop(0)
-                    pending.append((w, pool.submit(client.attendance, w.school_code, w.start, w.end)))
+                    pending.append((w, pool.submit(client.attendance, w.school_code, w.start, w.end,
+                                                   parse_body)))
                 window, future = pending.pop(0)
-                payload = future.result()
+                body = future.result()
                 key = secrets.randbits(62)
-                rows = window_rows(payload, window.school_code, window.start, window.end, key, reject)
-                del payload
+                rows = rows_for(body, window.school_code, window.start, window.end, key, reject)
+                del body
                 yield dlt.mark.with_table_name(rows.days, "attendance_days_incoming")
                 yield dlt.mark.with_table_name(rows.periods, "attendance_periods_incoming")
                 yield dlt.mark.with_table_name({

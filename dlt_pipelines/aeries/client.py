@@ -9,7 +9,7 @@ is not an Aeries API (404, a redirect, an HTML page), an endpoint the district s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 import httpx
@@ -29,13 +29,16 @@ class WrongBaseUrlError(OperatorError):
     """The base URL does not lead to an Aeries API."""
 
 
-def _parse_json(response: httpx.Response) -> object:
-    content_type = response.headers.get("content-type", "")
-    if "html" in content_type:
+def _check_not_html(response: httpx.Response) -> None:
+    if "html" in response.headers.get("content-type", ""):
         raise WrongBaseUrlError(
             f"{response.request.url.copy_with(query=None)} answered with a web page, not the Aeries API.",
             "set AERIES_BASE_URL to everything before /api/v5 (e.g. https://yourdistrict.aeries.net/admin).",
         )
+
+
+def _parse_json(response: httpx.Response) -> object:
+    _check_not_html(response)
     return orjson.loads(response.content)
 
 
@@ -91,12 +94,18 @@ class AeriesClient:
         self.close()
 
     def get(self, path: str, params: dict | None = None, *, empty_on_404: bool = True,
-            with_year: bool = True) -> object:
-        """GET a route and return the parsed JSON; fatal statuses become OperatorErrors."""
+            with_year: bool = True, parse_body: Callable[[bytes], object] | None = None) -> object:
+        """GET a route and return the parsed JSON (or ``parse_body(content)``); fatal statuses become
+        OperatorErrors. A ValueError from parsing counts as a garbled body and is retried."""
         query = dict(params or {})
         if with_year and self.database_year is not None:
             query["DatabaseYear"] = str(self.database_year)
-        response, parsed = self.http.request("GET", path, params=query or None, parse=_parse_json)
+        parse = _parse_json
+        if parse_body is not None:
+            def parse(response: httpx.Response) -> object:
+                _check_not_html(response)
+                return parse_body(response.content)
+        response, parsed = self.http.request("GET", path, params=query or None, parse=parse)
         status = response.status_code
         if response.is_success:
             return parsed
@@ -171,10 +180,13 @@ class AeriesClient:
     def absence_codes(self, school_code: int) -> list[dict]:
         return as_records(self.get(cfg.ABSENCE_CODES.format(school_code=school_code)))
 
-    def attendance(self, school_code: int, start: date, end: date) -> list[dict]:
-        """Every student's attendance at the school for ``start``..``end`` (inclusive)."""
-        return as_records(self.get(cfg.ATTENDANCE.format(school_code=school_code),
-                                   {"StartDate": yyyymmdd(start), "EndDate": yyyymmdd(end)}))
+    def attendance(self, school_code: int, start: date, end: date,
+                   parse_body: Callable[[bytes], object] | None = None) -> object:
+        """Every student's attendance at the school for ``start``..``end`` (inclusive): a list of
+        records, or whatever ``parse_body`` makes of the body (``[]`` when the route 404s)."""
+        payload = self.get(cfg.ATTENDANCE.format(school_code=school_code),
+                           {"StartDate": yyyymmdd(start), "EndDate": yyyymmdd(end)}, parse_body=parse_body)
+        return payload if parse_body is not None else as_records(payload)
 
     def history_summary(self, school_code: int, school_year: str) -> list[dict]:
         return as_records(self.get(cfg.HISTORY_SUMMARY.format(school_code=school_code,

@@ -109,3 +109,66 @@ def test_history_summary_flattens_one_row_per_school_and_year():
     assert [(r["StudentID"], r["SchoolCode"], r["DaysEnrolled"]) for r in rows] == [(9, 101, 10), (9, 102, 5)]
     with pytest.raises(rec.BadRecord, match="SchoolYear is missing"):
         rec.history_summary_rows({"StudentID": 9, "HistorySummaries": [{"SchoolCode": 101}]})
+
+
+# -- the columnar fast path must agree with the record-by-record path ------------------------
+
+def _both(payload, *, compact=True):
+    import orjson
+
+    from dlt_pipelines.aeries.attendance import parse_body, rows_for
+
+    raw = orjson.dumps(payload) if compact else orjson.dumps(payload, option=orjson.OPT_INDENT_2)
+    body = parse_body(raw)
+    fast_rejects, slow_rejects = [], []
+    fast = rows_for(body, 101, START, END, 42, lambda *a: fast_rejects.append(a))
+    slow = window_rows(payload, 101, START, END, 42, lambda *a: slow_rejects.append(a))
+    assert fast.days.equals(slow.days) and fast.periods.equals(slow.periods)
+    assert [r[1] for r in fast_rejects] == [r[1] for r in slow_rejects]
+    return body, fast, fast_rejects
+
+
+CLEAN = [
+    {"StudentID": 10100001, "AttendanceDays": [
+        day("2024-09-30T00:00:00", "A", [("1", 1101, "A"), ("2", 2101, "A")], Note="x"),
+        day("2024-10-02T00:00:00", "", [("3", 3101, "T")]),
+    ]},
+    {"StudentID": 10100002, "Extra": {"nested": [1]}, "AttendanceDays": [
+        {"CalendarDate": "2024-10-01T00:00:00", "AllDayAttendanceCode": None,
+         "Classes": [{"SectionNumber": None, "Period": "0", "AttendanceCode": None, "Teacher": 5}]},
+        {"CalendarDate": "2024-10-02T00:00:00", "AllDayAttendanceCode": "I"}]},
+    {"StudentID": 10100003, "AttendanceDays": []},
+]
+
+
+def test_fast_path_takes_the_usual_compact_body_and_matches_the_slow_path():
+    body, rows, rejects = _both(CLEAN)
+    assert body.nested is not None  # the columnar reader was used
+    assert rejects == [] and rows.days.num_rows == 4 and rows.periods.num_rows == 4
+    assert rows.students == 3
+
+
+def test_other_layouts_and_dirty_records_fall_back_to_the_record_path():
+    body, rows, _ = _both(CLEAN, compact=False)  # pretty-printed: not split, parsed by orjson
+    assert body.nested is None and rows.days.num_rows == 4
+    dirty = [*CLEAN, {"StudentID": 10100004, "AttendanceDays": [
+        day("2024-10-01T00:00:00", "A"), day("2024-10-01T00:00:00", "E"),          # repeated day
+        day("2024-10-09T00:00:00", "A"),                                          # outside window
+        day("2024-10-02T00:00:00", "", [("1", 1, "T"), ("1", 2, "U")])]},          # repeated period
+        {"StudentID": 10100005, "AttendanceDays": [day("2024-10-01T00:00:00", "", [(2, 9, "T")])]}]
+    body, rows, rejects = _both(dirty)
+    assert sorted(r[1] for r in rejects) == sorted([
+        "student-day repeated in one response", "CalendarDate is outside the requested window",
+        "period repeated in one day"])
+    assert rows.periods.column("period").to_pylist()[-1] == "2"  # numeric Period kept as text
+
+
+def test_a_truncated_body_raises_so_the_client_retries_it():
+    import orjson
+
+    from dlt_pipelines.aeries.attendance import parse_body
+
+    raw = orjson.dumps(CLEAN)
+    with pytest.raises(ValueError):
+        parse_body(raw[: len(raw) // 2])
+    assert parse_body(b"[]").nested.num_rows == 0
