@@ -23,19 +23,23 @@ CHILD = (
     "import resource, sys\n"
     "from dlt_pipelines.cli import run\n"
     "rc = run(sys.argv[1:])\n"
-    "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print('CPU_S', usage.ru_utime + usage.ru_stime, file=sys.stderr)\n"
+    "print('MAXRSS_KB', usage.ru_maxrss, file=sys.stderr)\n"
     "sys.exit(rc)\n"
 )
 
 
-def _load(src: Path, env: dict) -> tuple[float, float, int, str]:
+def _load(src: Path, env: dict) -> tuple[float, float, float, int, str]:
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", CHILD, "iready", "--source-url", str(src)],
                           env=env, capture_output=True, text=True, timeout=600)
     seconds = time.monotonic() - started
     kb = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("MAXRSS_KB")]
+    cpu = [float(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("CPU_S")]
     peak_mb = kb[-1] / 1024 if kb else float("nan")
-    return seconds, peak_mb, proc.returncode, proc.stdout + proc.stderr[-2000:]
+    return seconds, peak_mb, (cpu[-1] if cpu else float("nan")), proc.returncode, \
+        proc.stdout + proc.stderr[-2000:]
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -58,7 +62,8 @@ def run(quick: bool = False) -> list[dict]:
                    "PGHOST": server.host, "PGPORT": str(server.port), "PGUSER": server.user,
                    "PGPASSWORD": server.password, "SCHOOLDATA_PIPELINES_DIR": str(Path(tmp) / "dlt"),
                    "SCHOOLDATA_LOG_LEVEL": "WARNING"}
-            seconds, peak_mb, rc, output = _load(Path(tmp) / "exports", env)
+            load_before = os.getloadavg()[0]
+            seconds, peak_mb, cpu, rc, output = _load(Path(tmp) / "exports", env)
             target = wh.Warehouse(**{**server.__dict__, "database": database})
             with wh.cursor(target) as cur:
                 cur.execute("select count(*) from raw_iready.diagnostic_results")
@@ -66,13 +71,17 @@ def run(quick: bool = False) -> list[dict]:
             complete = rc == 0 and loaded == data_rows
             if not complete:
                 print(output, file=sys.stderr)
-            again, again_mb, rc2, _ = _load(Path(tmp) / "exports", env)
+            again, _, _, rc2, _ = _load(Path(tmp) / "exports", env)
             label = f"{data_rows:,}-row export pair ({size_mb:.0f} MB)"
             results += [
                 {"name": f"iready: load {label}", "value": seconds, "unit": "s",
                  "bar": f"< {BAR_SECONDS:.0f} s", "ok": complete and seconds < BAR_SECONDS},
                 {"name": "iready: peak RSS of the load process", "value": peak_mb, "unit": "MB",
                  "bar": f"< {BAR_MB:.0f} MB", "ok": complete and peak_mb < BAR_MB},
+                {"name": "iready: CPU time of the load process (Postgres not included)", "value": cpu,
+                 "unit": "s", "bar": None, "ok": None},
+                {"name": "iready: host load average (1 min) when the load started", "value": load_before,
+                 "unit": "", "bar": None, "ok": None},
                 {"name": "iready: rows loaded per second", "value": loaded / seconds if seconds else 0,
                  "unit": "rows/s", "bar": None, "ok": None},
                 {"name": "iready: re-run, both files unchanged", "value": again, "unit": "s", "bar": None,
