@@ -145,3 +145,18 @@ def test_memory_filesystem_is_copied_locally(tmp_path):
     checked = check_file(fs, files[0], str(tmp_path))
     assert checked.refused is None and checked.local_path.startswith(str(tmp_path))
     mem.rm("/unit-iready", recursive=True)
+
+
+def test_dry_run_checks_files_and_rows_without_a_database(tmp_path, monkeypatch, capsys):
+    from dlt_pipelines.iready import cli
+
+    paths = write_exports(students(), tmp_path / "src", seed=3, academic_years=("2024-2025",))
+    rows = paths[0].read_bytes().split(b"\r\n")
+    rows[1] = rows[1].replace(b",Y,", b",Maybe,", 1)
+    paths[0].write_bytes(b"\r\n".join(rows))
+    (tmp_path / "src" / "2024-2025" / "diagnostic_results_math_CONFIDENTIAL.csv").write_bytes(b"")
+    monkeypatch.setenv("PGHOST", "unreachable.invalid")  # a dry run must not need the warehouse
+    assert cli.main(["--dry-run", "--source-url", str(tmp_path / "src")]) == 0
+    out = capsys.readouterr().out
+    assert "checked" in out and "1 rejected" in out and "empty_file" in out
+    assert cli.main(["--dry-run", "--strict", "--source-url", str(tmp_path / "src")]) == 1
