@@ -41,6 +41,12 @@ from dlt_pipelines.common.logs import redact
 TEST_COMMANDS = {"build", "test"}
 ORDER = {"error": 0, "fail": 1, "warn": 2, "skipped": 3, "pass": 4}
 _THRESHOLD = re.compile(r"^\s*(!=|<>|>=|<=|==|=|>|<)\s*(\d+)\s*$")
+# A reject reason may quote the refused value ("invalid_date: '13/45/2024' is not a date"):
+# the report shows the reason code ("invalid_date"), or the reason with quoted values masked.
+REASON_SQL = (
+    "case when r.reason ~ '^[a-z_]+: ' then split_part(r.reason, ':', 1)"
+    " else regexp_replace(r.reason, '''[^'']*''|\"[^\"]*\"', '''?''', 'g') end"
+)
 _OPS = {"!=": operator.ne, "<>": operator.ne, ">=": operator.ge, "<=": operator.le,
         "==": operator.eq, "=": operator.eq, ">": operator.gt, "<": operator.lt}
 
@@ -196,8 +202,8 @@ def recent_runs(cur, runs: int) -> tuple[list[tuple], list[tuple]]:
     reject_rows: list[tuple] = []
     if has_rejects:
         cur.execute(ranked + """
-            select k.source, r.resource, coalesce(r.column_name, ''), r.reason, count(*) as n,
-                   count(distinct r.run_id) as runs
+            select k.source, r.resource, coalesce(r.column_name, ''), """ + REASON_SQL + """ as reason,
+                   count(*) as n, count(distinct r.run_id) as runs
             from ops.load_rejects as r
             inner join ranked as k on r.run_id = k.run_id
             where k.rn <= %s

@@ -81,6 +81,10 @@ def test_quality_report_from_build_audit_and_rejects(fresh_db, repo_root, tmp_pa
             for _ in range(i + 2):
                 run.reject("students", "StudentID missing", {"first_name": SENTINEL},
                            column_name="student_id")
+    with SyncRun("iready", {}, warehouse=fresh_db) as run:  # reasons that quote the refused value
+        run.reject("diagnostic_results", "invalid_date: '13/45/2024' is not a date (M/D/YYYY)",
+                   {"x": 1}, column_name="completion_date")
+        run.reject("diagnostic_results", f"teacher '{SENTINEL}' is not on the roster", {"x": 2})
     project = _project(tmp_path, repo_root)
 
     assert _dbt(project, repo_root, "build") == 1  # the unique test fails at error severity
@@ -94,7 +98,9 @@ def test_quality_report_from_build_audit_and_rejects(fresh_db, repo_root, tmp_pa
     assert "defined in: dbt_project/models/stg_pupils.yml" in text
     assert "aeries: 5 rejects in the last 2 run(s)" in text
     assert "5 x students.student_id: StudentID missing  (2 run(s))" in text
-    assert SENTINEL not in text
+    assert "1 x diagnostic_results.completion_date: invalid_date  (1 run(s))" in text
+    assert "1 x diagnostic_results: teacher '?' is not on the roster" in text
+    assert SENTINEL not in text and "13/45/2024" not in text
 
     # `make docs` after the build replaces run_results.json: the audit tables still tell.
     assert _dbt(project, repo_root, "docs", "generate", "--empty-catalog") == 0
