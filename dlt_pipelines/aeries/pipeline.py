@@ -9,12 +9,15 @@ downloaded again.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
 import dlt
+import psutil
+import pyarrow as pa
 
 from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.audit import SyncRun
@@ -28,6 +31,7 @@ from .client import AeriesClient
 from .windows import Window, batches, plan_windows
 
 log = get_logger("aeries")
+_process = psutil.Process()
 
 
 @dataclass
@@ -167,6 +171,7 @@ def dry_run(options: RunOptions) -> dict:
 
 def run(options: RunOptions) -> dict:
     options.validate()
+    limit_memory_growth()
     client, _info, schools_payload, today = connect(options)
     warehouse = wh.resolve()
     school_year = cfg.school_year_of(options.start_date)
@@ -214,13 +219,48 @@ def _run(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse, sch
 
     dims = [r for r in options.resources if r in cfg.DIMENSION_RESOURCES]
     if dims:
-        started = time.monotonic()
-        pipeline.run(source().with_resources(*dims))
+        timer = _StepTimer()
+        pipeline.extract(source().with_resources(*dims))
+        timer.step("extract")
+        pipeline.normalize()
+        timer.step("normalize")
+        pipeline.load()
+        timer.step("load")
         event(log, "aeries_dimensions_loaded", run_id=sync.run_id, resources=dims,
-              seconds=round(time.monotonic() - started, 2),
-              **{r: sync.counts.get(r, 0) for r in dims})
+              seconds=round(timer.spent, 2), **{r: sync.counts.get(r, 0) for r in dims})
+        event(log, "aeries_dimensions_timing", logging.DEBUG, run_id=sync.run_id, **timer.fields)
     if plan.windows:
         _load_attendance(pipeline, warehouse, plan.windows, client, source, sync)
+
+
+def limit_memory_growth() -> None:
+    """Keep the resident set small on long backfills: Arrow buffers from the C library's malloc
+    (freed pages go back instead of sitting in mimalloc's caches) and at most two malloc arenas
+    (the fetch thread would otherwise get its own). Harmless where glibc is not the C library."""
+    pa.set_memory_pool(pa.system_memory_pool())
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+
+
+def release_memory() -> None:
+    """Hand freed heap pages back to the operating system after a batch."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class _StepTimer:
+    """Seconds and resident memory after each step of a batch (debug logs, tuning)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.spent = 0.0
+        self.fields: dict[str, float] = {}
+
+    def step(self, name: str) -> None:
+        elapsed = time.monotonic() - self.t0
+        self.fields[f"{name}_seconds"] = round(elapsed - self.spent, 2)
+        self.fields[f"{name}_rss_mb"] = round(_process.memory_info().rss / 2**20)
+        self.spent = elapsed
 
 
 def _load_attendance(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, windows: list[Window],
@@ -228,18 +268,18 @@ def _load_attendance(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, windows: l
     started = time.monotonic()
     done = days = periods = 0
     for batch in batches(windows, client.settings.windows_per_load):
-        steps = {}
-        t0 = time.monotonic()
+        timer = _StepTimer()
         pipeline.extract(source(windows=batch).with_resources(cfg.ATTENDANCE_RESOURCE))
-        steps["extract"] = time.monotonic() - t0
+        timer.step("extract")
         pipeline.normalize()
-        steps["normalize"] = time.monotonic() - t0 - sum(steps.values())
+        timer.step("normalize")
         pipeline.load()
-        steps["load"] = time.monotonic() - t0 - sum(steps.values())
+        timer.step("load")
         applied = window_store.apply_pending(warehouse)
-        steps["apply"] = time.monotonic() - t0 - sum(steps.values())
-        event(log, "aeries_batch_timing", logging.DEBUG, run_id=sync.run_id,
-              **{f"{k}_seconds": round(v, 2) for k, v in steps.items()})
+        timer.step("apply")
+        release_memory()
+        event(log, "aeries_batch_timing", logging.DEBUG, run_id=sync.run_id, windows=len(batch),
+              **timer.fields)
         done += applied.windows
         days += applied.days
         periods += applied.periods
