@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_report(report: RunReport, out=sys.stdout) -> None:
+def print_report(report: RunReport, out=None) -> None:
+    out = out or sys.stdout
     print(f"i-Ready source: {report.source}" + (f"  run: {report.run_id}" if report.run_id else ""), file=out)
     for f in report.files:
         rows = ""

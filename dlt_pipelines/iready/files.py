@@ -21,6 +21,7 @@ from typing import Any
 import fsspec
 
 from dlt_pipelines.common.errors import OperatorError
+from dlt_pipelines.common.logs import event, get_logger
 
 from .layouts import HeaderMatch, match_header
 from .validation import RowValidator
@@ -33,6 +34,8 @@ FILE_PATTERN = re.compile(
 YEAR_FOLDER = re.compile(r"^(\d{4})-(\d{4})$")
 LOCAL_PROTOCOLS = {"file", "local"}
 BLOCK = 1 << 20
+PROGRESS_EVERY = 50_000
+log = get_logger("iready")
 
 
 @dataclass
@@ -220,6 +223,8 @@ def read_rows(checked: Checked, reject: RejectFn, *, chunk_rows: int, loaded_at:
             line_numbers = pc.filter(line_numbers, good)
         n = len(line_numbers)
         loaded += n
+        if loaded // PROGRESS_EVERY != (loaded - n) // PROGRESS_EVERY:
+            event(log, "file_progress", file=f.rel, rows_valid=loaded, rows_rejected=rejected)
         arrays = []
         for col in schema:
             if col.name in typed:

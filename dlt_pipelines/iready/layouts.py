@@ -203,6 +203,11 @@ class HeaderMatch:
         return not (self.missing or self.unknown or self.duplicated)
 
     def problem(self) -> str:
+        known = sum(1 for c in self.canonical if c)
+        if len(self.unknown) > known:
+            # most likely a data row (header missing): never echo its cells, they are student data
+            return (f"the first line is not an i-Ready header ({len(self.unknown)} of {len(self.canonical)}"
+                    " cells are not known column names; is the header row missing?)")
         parts = []
         if self.missing:
             parts.append(f"missing columns: {', '.join(repr(h) for h in self.missing)}")

@@ -178,8 +178,13 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
                 event(log, "pending_packages_dropped", run_id=run.run_id)
                 pipeline.drop_pending_packages()
             source = iready(to_load, reject, loaded_at, chunk_rows=chunk_rows, on_file_done=done)
-            info = pipeline.run(source, loader_file_format="csv")
-            info.raise_on_failed_jobs()
+            try:
+                info = pipeline.run(source, loader_file_format="csv")
+                info.raise_on_failed_jobs()
+            except Exception as exc:
+                if os.environ.get("SCHOOLDATA_DEBUG") == "1":
+                    raise
+                raise LoadFailed(_safe_summary(exc)) from None
             run.add_count("load_packages", len(info.loads_ids))
 
         with wh.cursor(warehouse) as cur:
@@ -217,6 +222,23 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
         run.add_count("duplicates_superseded", report.duplicates_superseded)
         report.files.sort(key=lambda r: r.path)
     return report
+
+
+class LoadFailed(Exception):
+    """dlt failed; the message says where and why without quoting any row (dlt and Postgres
+    errors can quote the CSV line being copied, i.e. student data)."""
+
+
+def _safe_summary(exc: BaseException) -> str:
+    step = getattr(exc, "step", None)
+    root: BaseException = exc
+    while root.__cause__ is not None or (root.__context__ is not None and not root.__suppress_context__):
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    text = f"loading raw_iready failed at dlt step '{step or 'unknown'}': {type(root).__name__}"
+    if isinstance(root, OSError) or type(root).__module__.startswith("psycopg2"):
+        first = str(root).strip().splitlines()[0][:200] if str(root).strip() else ""
+        text += f": {first}" if first else ""
+    return text + ". Nothing was committed for the files of this run; rerun (SCHOOLDATA_DEBUG=1 for details)."
 
 
 def _table_exists(cur) -> bool:

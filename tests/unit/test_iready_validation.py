@@ -117,6 +117,7 @@ def test_file_checks(tmp_path):
         "latin1": data.replace(b"Quill", "Quíll".encode("latin-1")),
         "empty": b"",
         "header_only": header + b"\r\n",
+        "no_header": rest,
     }
     for name, content in cases.items():
         (tmp_path / "bad" / name).mkdir(parents=True)
@@ -130,6 +131,9 @@ def test_file_checks(tmp_path):
     assert checked["latin1"].refused.startswith("not_utf8:") and "line 2" in checked["latin1"].refused
     assert checked["empty"].refused.startswith("empty_file:")
     assert checked["header_only"].refused.startswith("no_data_rows:")
+    no_header = checked["no_header"].refused
+    assert no_header.startswith("header_mismatch:") and "is the header row missing?" in no_header
+    assert "Quill" not in no_header and "Ana" not in no_header and "700" not in no_header  # no student data
     rows = [t.num_rows for t in read_rows(checked["bom"], lambda *a: None, chunk_rows=7,
                                           loaded_at=datetime.now())]
     assert sum(rows) == data.count(b"\r\n") - 1 and max(rows) == 7
