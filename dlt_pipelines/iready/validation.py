@@ -245,7 +245,8 @@ class RowValidator:
             for row in hits:
                 if row not in failures:
                     value = raw[column][row].as_py() if column in raw else None
-                    failures[row] = (column, f"{code}: {message.format(value)}")
+                    shown = "(empty)" if value is None else value
+                    failures[row] = (column, f"{code}: {message.format(shown)}")
         good = None
         if failures:
             flags = [True] * n

@@ -264,9 +264,11 @@ def test_duplicates_across_files_newer_file_wins(fresh_db, tmp_path):
     dedup = query("select count(*) from raw_iready.diagnostic_results_deduplicated where subject = 'math'")
     assert dedup == [(len(rows) - 1,)]
     # the first delivery becomes the newer one: it wins after a forced reload
+    counts = rows_by_file()
     os.utime(first, (1_700_000_200, 1_700_000_200))
     run_iready(str(src), force=True)
     assert query(sql, key) == [(int(rows[1][i_score]), first.relative_to(src).as_posix())]
+    assert rows_by_file() == counts  # a forced reload replaces, never doubles
 
 
 def test_fsspec_memory_url(fresh_db, tmp_path):

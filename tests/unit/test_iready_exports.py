@@ -164,3 +164,20 @@ def test_bench_writer_streams_a_large_pair(tmp_path):
     total = sum(len(read(p)[1]) for p in paths)
     assert 3000 <= total < 3010
     assert read(paths[0])[0] == ELA_HEADER and read(paths[1])[0] == MATH_HEADER
+
+
+def test_district_exports_use_the_district_roster_and_school_year(tmp_path):
+    from dlt_pipelines.simulators.district import District, DistrictConfig
+    from dlt_pipelines.simulators.iready_exports import write_district_exports
+
+    district = District(DistrictConfig(seed=3, n_schools=1, students_per_school=40))
+    paths = write_district_exports(district, tmp_path, seed=3)
+    start = district.config.start_date.year
+    assert [p.parent.name for p in paths] == [f"{start - 1}-{start}"] * 2 + [f"{start}-{start + 1}"] * 2
+    ids = {str(s.student_id) for s in district.students}
+    schools = {s.name for s in district.schools}
+    _, rows = read(paths[2])
+    tested = {r["Student ID"] for r in rows}
+    assert len(tested & ids) >= 0.8 * len([s for s in district.students if 0 <= int(s.grade) <= 12])
+    assert 1 <= len(tested - ids) <= 3
+    assert {r["School"] for r in rows} <= schools
