@@ -26,9 +26,8 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-# The intervention list's mart; until `student_summary` is committed the test reads the
-# attendance mart it is built on (switch back when it lands: MODEL = "student_summary").
-MODEL = "fct_attendance_student_year"
+# The intervention list's mart: the page an analyst opens most.
+MODEL = "student_summary"
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / ".local" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -186,6 +185,9 @@ def test_model_page_shows_description_columns_and_lineage(docs_site, browser):
         "() => document.querySelector('.launcher.on #cy')._cyreg.cy.nodes()"
         ".filter(n => n.visible()).map(n => n.data('name'))")
     assert MODEL in drawn and set(parents) <= set(drawn), drawn
+    # the dashboards fed by the model (exposures) are drawn downstream of it
+    fed = {e["name"] for e in manifest["exposures"].values() if uid in e["depends_on"]["nodes"]}
+    assert fed <= set(drawn), (fed, drawn)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"docs_{MODEL}.png"), full_page=False)
     assert failed == []
