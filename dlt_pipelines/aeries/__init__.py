@@ -33,6 +33,10 @@ _STUDENT_TYPES = {**_KEYS, "grade": "bigint", "birthdate": "date", "school_enter
                   "school_leave_date": "date", "district_enter_date": "date"}
 _ENROLLMENT_TYPES = {**_KEYS, "academic_year": "text", "enter_date": "date", "leave_date": "date",
                      "exit_reason_code": "text"}
+_SCHOOL_TYPES = {"school_code": "bigint", "inactive_status_code": "text"}
+_CALENDAR_TYPES = {"school_code": "bigint", "calendar_date": "date", "holiday_code": "text"}
+_ABSENCE_TYPES = {"school_code": "bigint", "absence_code": "text", "independent_study_code": "text"}
+_SUMMARY_TYPES = {**_KEYS, "school_year": "text"}
 
 
 def _no_reject(resource: str, reason: str, record: dict) -> None:  # pragma: no cover - default only
@@ -65,11 +69,11 @@ def aeries(
     codes = list(school_codes)
     year_label = f"{school_year}-{school_year + 1}"
 
-    def landed(resource: str, rows: list[dict]) -> list[dict]:
+    def landed(resource: str, rows: list[dict], types: dict[str, str]):
         count(resource, len(rows))
         return rows
 
-    def convert(resource: str, items: list[dict], fn) -> list[dict]:
+    def convert(resource: str, items: list[dict], fn, types: dict[str, str]):
         rows = []
         for item in items:
             try:
@@ -78,44 +82,45 @@ def aeries(
                 rows.append(rec.stamp(fn(item), loaded_at))
             except rec.BadRecord as exc:
                 reject(resource, exc.reason, item if isinstance(item, dict) else {"value": str(item)[:200]})
-        return landed(resource, rows)
+        return landed(resource, rows, types)
 
-    @dlt.resource(name="schools", primary_key="school_code", write_disposition="merge",
-                  columns=_columns(school_code="bigint"))
-    def schools() -> Iterator[list[dict]]:
+    def dimension(name: str, primary_key, types: dict[str, str]):
+        """A merged dimension table. Rows go through dlt's own normalizer and insert statements (not
+        csv: dlt's csv COPY turns '' into NULL, and Aeries' blank codes must stay '')."""
+        return dlt.resource(name=name, primary_key=primary_key, write_disposition="merge",
+                            columns=_columns(**types))
+
+    @dimension("schools", "school_code", _SCHOOL_TYPES)
+    def schools() -> Iterator[object]:
         yield convert("schools", schools_payload if schools_payload is not None else client.schools(),
-                      rec.school_row)
+                      rec.school_row, _SCHOOL_TYPES)
 
-    @dlt.resource(name="students", primary_key=("school_code", "student_id"), write_disposition="merge",
-                  columns=_columns(**_STUDENT_TYPES))
-    def students() -> Iterator[list[dict]]:
+    @dimension("students", ("school_code", "student_id"), _STUDENT_TYPES)
+    def students() -> Iterator[object]:
         for code in codes:
             for page in client.students(code):
-                yield convert("students", page, lambda r, c=code: rec.student_row(r, c))
+                yield convert("students", page, lambda r, c=code: rec.student_row(r, c), _STUDENT_TYPES)
 
-    @dlt.resource(name="enrollment", primary_key=("student_id", "school_code", "academic_year", "enter_date"),
-                  write_disposition="merge", columns=_columns(**_ENROLLMENT_TYPES))
-    def enrollment() -> Iterator[list[dict]]:
+    @dimension("enrollment", ("student_id", "school_code", "academic_year", "enter_date"), _ENROLLMENT_TYPES)
+    def enrollment() -> Iterator[object]:
         for code in codes:
-            yield convert("enrollment", client.enrollment(code, school_year), rec.enrollment_row)
+            yield convert("enrollment", client.enrollment(code, school_year), rec.enrollment_row,
+                          _ENROLLMENT_TYPES)
 
-    @dlt.resource(name="calendar", primary_key=("school_code", "calendar_date"), write_disposition="merge",
-                  columns=_columns(school_code="bigint", calendar_date="date"))
-    def calendar() -> Iterator[list[dict]]:
+    @dimension("calendar", ("school_code", "calendar_date"), _CALENDAR_TYPES)
+    def calendar() -> Iterator[object]:
         for code in codes:
-            yield convert("calendar", client.calendar(code), lambda r, c=code: rec.calendar_row(r, c))
+            yield convert("calendar", client.calendar(code), lambda r, c=code: rec.calendar_row(r, c),
+                          _CALENDAR_TYPES)
 
-    @dlt.resource(name="absence_codes", primary_key=("school_code", "absence_code"),
-                  write_disposition="merge",
-                  columns=_columns(school_code="bigint", absence_code="text"))
-    def absence_codes() -> Iterator[list[dict]]:
+    @dimension("absence_codes", ("school_code", "absence_code"), _ABSENCE_TYPES)
+    def absence_codes() -> Iterator[object]:
         for code in codes:
             yield convert("absence_codes", client.absence_codes(code),
-                          lambda r, c=code: rec.absence_code_row(r, c))
+                          lambda r, c=code: rec.absence_code_row(r, c), _ABSENCE_TYPES)
 
-    @dlt.resource(name="attendance_history_summary", primary_key=("student_id", "school_code", "school_year"),
-                  write_disposition="merge", columns=_columns(**_KEYS, school_year="text"))
-    def attendance_history_summary() -> Iterator[list[dict]]:
+    @dimension("attendance_history_summary", ("student_id", "school_code", "school_year"), _SUMMARY_TYPES)
+    def attendance_history_summary() -> Iterator[object]:
         for code in codes:
             rows: list[dict] = []
             for item in client.history_summary(code, year_label):
@@ -126,7 +131,7 @@ def aeries(
                 except rec.BadRecord as exc:
                     reject("attendance_history_summary", exc.reason,
                            item if isinstance(item, dict) else {"value": str(item)[:200]})
-            yield landed("attendance_history_summary", rows)
+            yield landed("attendance_history_summary", rows, _SUMMARY_TYPES)
 
     @dlt.resource(name="attendance", write_disposition="append", file_format="csv")
     def attendance() -> Iterator[object]:
