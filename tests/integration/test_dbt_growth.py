@@ -281,3 +281,36 @@ def test_roster_dimensions_and_bridge(built):
     in_raw = query(built, "select count(*) from raw_bakalari.enrollments where not is_deleted")[0][0]
     assert sum(n for _, n in current) == in_raw
 
+
+
+def test_roster_history_records_a_student_leaving(built):
+    """Runs last (it changes the school): a student leaves, the sync soft-deletes them, the
+    snapshots close their versions and the bridge keeps the history."""
+    from dlt_pipelines.bakalari import cli as bakalari_cli
+    from dlt_pipelines.dbt_runner import run_dbt
+    from dlt_pipelines.simulators.bakalari_api import BakalariSimulator
+
+    school = built["school"]
+    leaver = sorted(school.students)[0]
+    memberships = query(built, "select count(*) from marts.bridge_bakalari_enrollments"
+                               " where person_id = %s and is_current", f"student:{leaver.strip()}")[0][0]
+    assert memberships >= 2  # home class and at least the whole-class group
+    school.remove_student(leaver)
+    with pytest.MonkeyPatch.context() as mp, BakalariSimulator(school) as bakalari:
+        mp.setenv("BAKALARI_BASE_URL", bakalari.base_url)
+        mp.setenv("BAKALARI_USERNAME", bakalari.username)
+        mp.setenv("BAKALARI_PASSWORD", bakalari.password)
+        assert bakalari_cli.main(["--requests-per-minute", "0"]) == 0
+    result = run_dbt(["build", "--select", "snap_bakalari_students+", "snap_bakalari_enrollments+",
+                      "--exclude", *EXCLUDE, "--vars", json.dumps({"as_of_date": str(AS_OF)})], capture=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    versions = query(built, """
+        select is_deleted, is_current, valid_to = '9999-12-31'::timestamp
+        from marts.bridge_bakalari_enrollments where person_id = %s""", f"student:{leaver.strip()}")
+    assert len(versions) == 2 * memberships
+    assert not any(current for _, current, _ in versions)
+    assert sum(1 for deleted, _, open_ in versions if deleted and open_) == memberships
+    assert query(built, "select is_active from marts.dim_bakalari_people where person_id = %s",
+                 f"student:{leaver.strip()}") == [(False,)]
+    assert query(built, "select count(*) from marts.dim_bakalari_people"
+                        " where person_type = 'student' and is_active")[0][0] == len(school.students)
