@@ -5,8 +5,12 @@
             arguments: {to: ref('dim_school'), field: school_code, from_condition: "school_code is not null"}
 -#}
 {% test relationships_where(model, column_name, to, field, from_condition='true', to_condition='true') %}
+    with child as (
+        select * from {{ model }}
+    )
+
     select child.{{ column_name }} as missing_key
-    from {{ model }} as child
+    from child
     where
         ({{ from_condition }})
         and child.{{ column_name }} is not null

@@ -1,13 +1,36 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_from_date',
+        reprocess_loaded_at='loaded_at',
+        reprocess_sources=['attendance_days', 'attendance_periods'],
+        indexes=[{'columns': ['school_code', 'student_id', 'calendar_date'], 'unique': true}],
+    )
+}}
 {#- One row per student, school and day that carries any attendance record in Aeries: the
-    all-day code and the period codes of the day, categorised. Source of the code snapshot. -#}
+    all-day code and the period codes of the day, categorised. Source of the code snapshot.
+    Incremental by whole dates (strategy replace_from_date: every row from the boundary on is
+    rebuilt, so codes that disappeared from Aeries disappear here too): a run rebuilds every
+    date from the earliest one whose raw rows were loaded after the newest load already here. -#}
+-- depends_on: {{ source('aeries', 'attendance_days') }}
+-- depends_on: {{ source('aeries', 'attendance_periods') }}
 with
 
+reprocess as (
+    -- see the docs block attendance_incremental_rule
+    select {{ attendance_reprocess_from_config() }} as reprocess_from
+),
+
 days as (
-    select * from {{ ref('stg_aeries__attendance_days') }}
+    select stg_days.*
+    from {{ ref('stg_aeries__attendance_days') }} as stg_days
+    where stg_days.calendar_date >= (select reprocess.reprocess_from from reprocess)
 ),
 
 periods as (
-    select * from {{ ref('stg_aeries__attendance_periods') }}
+    select stg_periods.*
+    from {{ ref('stg_aeries__attendance_periods') }} as stg_periods
+    where stg_periods.calendar_date >= (select reprocess.reprocess_from from reprocess)
 ),
 
 categories as (
@@ -25,6 +48,8 @@ period_rollup as (
             as periods_absent,
         count(*) filter (where categories.is_excused) as periods_absent_excused,
         count(*) filter (where categories.is_tardy) as periods_tardy,
+        count(*) filter (where periods.attendance_code is not null and categories.type_code is distinct from 6)
+            as periods_event_coded,
         case
             when count(distinct categories.attendance_category) filter (where categories.is_absence) = 1
                 then max(categories.attendance_category) filter (where categories.is_absence)
@@ -36,7 +61,10 @@ period_rollup as (
             max(
                 case
                     when periods.period = '{{ p }}'
-                        then coalesce(categories.attendance_category, case when periods.attendance_code is null then 'present' else 'unexcused' end)
+                        then coalesce(
+                            categories.attendance_category,
+                            case when periods.attendance_code is null then 'present' else 'unexcused' end
+                        )
                 end
             ) as period_{{ p }}_status,
         {%- endfor %}
@@ -61,6 +89,7 @@ joined as (
         coalesce(period_rollup.periods_absent, 0) as periods_absent,
         coalesce(period_rollup.periods_absent_excused, 0) as periods_absent_excused,
         coalesce(period_rollup.periods_tardy, 0) as periods_tardy,
+        coalesce(period_rollup.periods_event_coded, 0) as periods_event_coded,
         period_rollup.periods_absence_category,
         {%- for p in range(10) %}
             period_rollup.period_{{ p }}_status,
@@ -80,7 +109,12 @@ select
     case
         when joined.all_day_code is null then null
         else coalesce(all_day.attendance_category, 'unexcused')
-    end as all_day_category
+    end as all_day_category,
+    -- false when the day holds nothing but Aeries' explicit Present mark (type 6, positive schools)
+    (
+        (joined.all_day_code is not null and all_day.type_code is distinct from 6)
+        or joined.periods_event_coded > 0
+    ) as has_attendance_event
 from joined
 left join categories as all_day
     on

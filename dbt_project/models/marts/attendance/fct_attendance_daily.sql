@@ -1,8 +1,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['student_id', 'school_code', 'calendar_date'],
+        incremental_strategy='replace_from_date',
+        reprocess_loaded_at='source_loaded_at',
+        reprocess_sources=['attendance_days', 'attendance_periods'],
+        reprocess_correction_window=true,
         on_schema_change='fail',
         indexes=[
             {'columns': ['school_code', 'calendar_date']},
@@ -12,38 +14,21 @@
 }}
 {#- docs block fct_attendance_daily_rules -#}
 -- depends_on: {{ ref('int_attendance__instructional_days') }}
+-- depends_on: {{ source('aeries', 'attendance_days') }}
+-- depends_on: {{ source('aeries', 'attendance_periods') }}
 {% set min_periods = var('attendance_min_scheduled_periods', 6) | int %}
 
 with
 
-{% if is_incremental() %}
 reprocess as (
     -- see the docs block attendance_incremental_rule
-    select
-        least(
-            (
-                select min(correctable.calendar_date)
-                from {{ ref('int_attendance__instructional_days') }} as correctable
-                where correctable.can_be_corrected
-            ),
-            (
-                select min(reloaded.calendar_date)
-                from {{ ref('int_attendance__day_codes') }} as reloaded
-                where reloaded.loaded_at > (select max(existing.source_loaded_at) from {{ this }} as existing)
-            ),
-            -- days still correctable at the previous build: their can_be_corrected may have flipped
-            (select min(existing.calendar_date) from {{ this }} as existing where existing.can_be_corrected),
-            (select max(existing.calendar_date) + 1 from {{ this }} as existing)
-        ) as reprocess_from
+    select {{ attendance_reprocess_from_config() }} as reprocess_from
 ),
-{% endif %}
 
 spine as (
     select student_days.*
     from {{ ref('int_attendance__student_days') }} as student_days
-    {%- if is_incremental() %}
-        where student_days.calendar_date >= (select reprocess.reprocess_from from reprocess)
-    {%- endif %}
+    where student_days.calendar_date >= (select reprocess.reprocess_from from reprocess)
 ),
 
 day_codes as (
@@ -176,7 +161,9 @@ final as (
                 when not is_enrolled_day then null
                 when is_full_day_absent then 0
                 when periods_scheduled > 0
-                    then round(100.0 * (periods_scheduled - least(periods_absent, periods_scheduled)) / periods_scheduled, 2)
+                    then round(
+                        100.0 * (periods_scheduled - least(periods_absent, periods_scheduled)) / periods_scheduled, 2
+                    )
                 else 100
             end
         )::numeric(5, 2) as daily_attendance_pct,

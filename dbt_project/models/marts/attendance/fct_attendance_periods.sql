@@ -1,9 +1,30 @@
-{#- docs block fct_attendance_periods_rules -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_from_date',
+        reprocess_loaded_at='source_loaded_at',
+        reprocess_sources=['attendance_periods'],
+        reprocess_correction_window=true,
+        on_schema_change='fail',
+        indexes=[{'columns': ['student_id', 'school_code', 'calendar_date', 'period'], 'unique': true}],
+    )
+}}
+{#- docs block fct_attendance_periods_rules; incremental by whole dates, as fct_attendance_daily -#}
+-- depends_on: {{ ref('int_attendance__instructional_days') }}
+-- depends_on: {{ source('aeries', 'attendance_periods') }}
 with
 
+reprocess as (
+    -- see the docs block attendance_incremental_rule
+    select {{ attendance_reprocess_from_config() }} as reprocess_from
+),
+
 periods as (
-    select * from {{ ref('stg_aeries__attendance_periods') }}
-    where attendance_code is not null
+    select stg_periods.*
+    from {{ ref('stg_aeries__attendance_periods') }} as stg_periods
+    where
+        stg_periods.attendance_code is not null
+        and stg_periods.calendar_date >= (select reprocess.reprocess_from from reprocess)
 ),
 
 categories as (
@@ -15,6 +36,8 @@ instructional_days as (
 ),
 
 final as (
+    -- the explicit Aeries "Present" mark (type 6, positive-attendance schools) is not an event:
+    -- negative schools leave those periods blank, so both kinds of school give the same rows
     select
         periods.student_id::bigint as student_id,
         periods.school_code::bigint as school_code,
@@ -43,6 +66,7 @@ final as (
         on
             periods.school_code = instructional_days.school_code
             and periods.calendar_date = instructional_days.calendar_date
+    where categories.type_code is distinct from 6
 )
 
 select * from final

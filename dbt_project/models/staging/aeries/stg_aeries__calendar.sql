@@ -1,4 +1,6 @@
 {%- set instructional_codes = var('attendance_instructional_holiday_codes', ['', '%']) -%}
+{%- set quoted_codes = [] -%}
+{%- for code in instructional_codes %}{% do quoted_codes.append("'" ~ code ~ "'") %}{% endfor -%}
 
 with
 
@@ -27,9 +29,7 @@ renamed as (
         extract(isodow from calendar_date) >= 6 as is_weekend,
         (
             extract(isodow from calendar_date) < 6
-            and coalesce(trim(holiday_code), '') in (
-                {%- for code in instructional_codes %}'{{ code }}'{{ ', ' if not loop.last }}{%- endfor -%}
-            )
+            and coalesce(trim(holiday_code), '') in ({{ quoted_codes | join(', ') }})
         ) as is_instructional_day,
         ---------- timestamps
         _loaded_at as loaded_at

@@ -1,0 +1,18 @@
+{#-
+    Custom incremental strategy `replace_from_date` for the date-grained attendance models: delete
+    every row dated on or after the model's reprocess boundary (attendance_reprocess_from_config,
+    evaluated before the delete, so it equals the boundary the batch was built from), then insert
+    the batch. Unlike delete+insert on a key, rows that vanished from the source (cleared
+    absences, a shortened enrollment span) vanish from the table too.
+-#}
+{% macro get_incremental_replace_from_date_sql(arg_dict) -%}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set source = arg_dict["temp_relation"] -%}
+    {%- set columns = arg_dict["dest_columns"] | map(attribute="quoted") | join(", ") -%}
+    delete from {{ target }}
+    where calendar_date >= ({{ attendance_reprocess_from_config() }});
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ source }}
+{%- endmacro %}
