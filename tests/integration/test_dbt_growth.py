@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -37,6 +38,15 @@ SELECT = ["+marts.growth", "+marts.students", "+marts.roster"]
 EXCLUDE = [f"path:models/{folder},resource_type:{kind}"
            for folder in ("staging/aeries", "intermediate/attendance", "marts/attendance")
            for kind in ("test", "unit_test")]
+
+
+def _col(row: dict, *names: str) -> str:
+    """A cell under whichever header vintage the file uses."""
+    return next(row[n] for n in names if n in row)
+
+
+BASELINE = ("Baseline Diagnostic (Y/N)", "Baseline Assessment (Y/N)",
+            "Diagnostic used to establish Growth Measures (Y/N)")
 
 
 def _mdy(text: str) -> date:
@@ -83,7 +93,17 @@ def built(new_database, tmp_path_factory):
     }
     district = District(DistrictConfig(n_schools=2, students_per_school=40))
     school = CzechSchool.build(seed=42)
-    files = write_district_exports(district, root / "iready", seed=20240815)
+    # two header vintages side by side: 2023-24 in the legacy layout ("Diagnostic used to
+    # establish Growth Measures (Y/N)", "Reading Comprehension: ..."), 2024-25 as the 2026-27
+    # "i-Ready Inform" export ("Baseline Assessment (Y/N)", "Assessment Gain", new file names)
+    files = []
+    for layout, year in (("legacy", "2023-2024"), ("inform", "2024-2025")):
+        for path in write_district_exports(district, root / layout, seed=20240815, layout=layout):
+            if path.parent.name == year:
+                target = root / "iready" / year / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, target)
+                files.append(target)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("WAREHOUSE_DSN", raising=False)
         for key, value in env.items():
@@ -150,7 +170,7 @@ def test_growth_matches_an_independent_computation(built, exports):
     checked = 0
     for key, diags in exports.items():
         diags = sorted(diags, key=lambda d: d["_completion"])
-        flagged = [d for d in diags if d["Baseline Diagnostic (Y/N)"] == "Y"]
+        flagged = [d for d in diags if _col(d, *BASELINE) == "Y"]
         baseline = flagged[0] if flagged else diags[0]
         recent = diags[-1]
         gain = int(recent["Overall Scale Score"]) - int(baseline["Overall Scale Score"])
