@@ -269,7 +269,10 @@ def render(manifest: dict, run_results: dict | None, tests: list[TestOutcome],
             out += ["", "MODELS, SEEDS, SNAPSHOTS that did not build"]
             for r in sorted(broken, key=lambda r: (r["status"], r["unique_id"])):
                 kind, name = r["unique_id"].split(".")[0], r["unique_id"].split(".")[-1]
-                why = "error, see dbt_project/logs/dbt.log" if r["status"] == "error" \
+                # only the kind of error ("Database Error"): later lines may quote data values
+                kind_of = (str(r.get("message") or "").strip().splitlines() or ["error"])[0]
+                kind_of = kind_of.split(" in ")[0][:60] or "error"
+                why = f"{kind_of}, see dbt_project/logs/dbt.log" if r["status"] == "error" \
                     else "skipped: an upstream node or test failed"
                 out.append(f"  {kind:<9} {name}: {why}")
 

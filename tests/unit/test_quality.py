@@ -70,13 +70,18 @@ def test_missing_manifest_is_an_operator_error(tmp_path):
 
 def test_report_truncates_reject_reasons_and_lists_failed_models():
     run_results = {"args": {"which": "build"}, "metadata": {"generated_at": "2026-11-22T22:00:00Z"},
-                   "results": [{"unique_id": "model.school_data.student_summary", "status": "skipped"}]}
+                   "results": [{"unique_id": "model.school_data.student_summary", "status": "skipped"},
+                               {"unique_id": "model.school_data.dim_students", "status": "error",
+                                "message": "Database Error in model dim_students (models/x.sql)\n"
+                                           "  Key (student_id)=(4711) already exists"}]}
     started = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)
     runs = [("iready", "iready-1", started, "sync_ok", 40)]
     rejects = [("iready", "diagnostic_results", "overall_scale_score", "x" * 500, 40, 1)]
     lines = quality.render(MANIFEST, run_results, [], None, runs, rejects, 3)
     text = "\n".join(lines)
     assert "model     student_summary: skipped" in text
+    assert "model     dim_students: Database Error, see dbt_project/logs/dbt.log" in text
+    assert "4711" not in text
     assert "40 x diagnostic_results.overall_scale_score: " + "x" * 100 + "  (1 run(s))" in text
     assert "x" * 101 not in text
     assert "not checked yet: run `make freshness`" in text
