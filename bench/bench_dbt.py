@@ -1,0 +1,124 @@
+"""dbt attendance benchmark: the full build and the nightly incremental build of the attendance marts.
+
+Workload: the simulated district, 7 schools x 1,000 students (the District default mix of
+negative and positive attendance schools), Aug 15 2024 - Jun 11 2025, landed by the Aeries
+pipeline (in process, rate limit off; not timed). Then, timed as wall clock of the dbt process
+(parse included, as a cron job would see it):
+
+- full build: ``dbt build --full-refresh --select +path:models/marts/attendance`` (seeds, staging,
+  intermediate, marts, snapshot, unit and data tests), as_of_date pinned to the last day;
+- nightly build: the simulator's clock moves one day (a new school day and the week's corrections),
+  the pipeline fetches the new day plus its look-back, and ``dbt build`` runs again on the same
+  selection with ``as_of_date`` = the new day and ``attendance_tests_since`` = the start of the
+  correction window (the incremental models reprocess only that window, tests look at it), and
+  unit tests excluded as dbt recommends for production runs (they test logic, not data; the full
+  build and CI run them).
+
+Run alone: ``python -m bench --only dbt`` (``--quick``: 2 schools x 200 students to Oct 31).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+
+from dlt_pipelines.common import warehouse as wh
+
+FULL = {"n_schools": 7, "students_per_school": 1000, "end": date(2025, 6, 11)}
+QUICK = {"n_schools": 2, "students_per_school": 200, "end": date(2024, 10, 31)}
+START = date(2024, 8, 15)
+FULL_BAR_S, NIGHTLY_BAR_S = 90.0, 20.0
+SELECT = ["--select", "+path:models/marts/attendance"]
+WINDOW_DAYS = 7
+
+
+def row(name: str, value: float | None, unit: str, bar: str | None = None, ok: bool | None = None) -> dict:
+    return {"name": name, "value": value, "unit": unit, "bar": bar, "ok": ok}
+
+
+def _admin(base: wh.Warehouse, sql: str) -> None:
+    conn = wh.connect(dataclasses.replace(base, database="postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def _scalar(sql: str):
+    conn = wh.connect(wh.resolve())
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _dbt(args: list[str]) -> float:
+    from dlt_pipelines.dbt_runner import run_dbt
+
+    started = time.perf_counter()
+    result = run_dbt(args, capture=True)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt {' '.join(args[:2])} failed: {(result.stdout + result.stderr)[-1500:]}")
+    return wall
+
+
+def run(quick: bool = False) -> list[dict]:
+    from dlt_pipelines.aeries.pipeline import RunOptions
+    from dlt_pipelines.aeries.pipeline import run as run_aeries
+    from dlt_pipelines.simulators.aeries_api import AeriesSimulator
+    from dlt_pipelines.simulators.district import District, DistrictConfig
+
+    workload = QUICK if quick else FULL
+    end = workload["end"]
+    base = wh.resolve()
+    name = f"bench_dbt_{uuid.uuid4().hex[:8]}"
+    _admin(base, f'create database "{name}"')
+    saved = dict(os.environ)
+    district = District(DistrictConfig(seed=20240815, n_schools=workload["n_schools"],
+                                       students_per_school=workload["students_per_school"]))
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-dbt-") as work, \
+                AeriesSimulator(district, today=end) as sim:
+            os.environ.update({**base.libpq_env(), "PGDATABASE": name, "SCHOOLDATA_PIPELINES_DIR": work,
+                               "DBT_TARGET_PATH": os.path.join(work, "target"),
+                               "DBT_LOG_PATH": os.path.join(work, "logs"),
+                               "AERIES_BASE_URL": sim.base_url, "AERIES_CERT": sim.cert,
+                               "SCHOOLDATA_LOG_LEVEL": "WARNING"})
+            os.environ.pop("WAREHOUSE_DSN", None)
+            started = time.perf_counter()
+            run_aeries(RunOptions(start_date=START, end_date=end, rate_limit=0))
+            land_s = time.perf_counter() - started
+            periods = _scalar("select count(*) from raw_aeries.attendance_periods")
+
+            full_s = _dbt(["build", "--full-refresh", *SELECT, "--vars", f"{{as_of_date: '{end}'}}"])
+            daily_rows = _scalar("select count(*) from marts.fct_attendance_daily")
+
+            today = sim.advance_day(1)
+            run_aeries(RunOptions(start_date=START, end_date=today, rate_limit=0))
+            since = today - timedelta(days=WINDOW_DAYS + 1)
+            nightly_s = _dbt(["build", *SELECT, "--exclude-resource-type", "unit_test", "--vars",
+                              f"{{as_of_date: '{today}', attendance_tests_since: '{since}'}}"])
+            corrections = _scalar("select count(*) from marts.fct_attendance_corrections")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _admin(base, f'drop database if exists "{name}"')
+    label = "quick: " if quick else ""
+    size = f"{workload['n_schools']}x{workload['students_per_school']}"
+    return [
+        row(f"{label}dbt attendance full build {size} wall", round(full_s, 2), "s",
+            f"<= {FULL_BAR_S:g} s (2 cores)", None if quick else full_s <= FULL_BAR_S),
+        row(f"{label}dbt attendance nightly incremental build wall", round(nightly_s, 2), "s",
+            f"<= {NIGHTLY_BAR_S:g} s (2 cores)", None if quick else nightly_s <= NIGHTLY_BAR_S),
+        row(f"{label}dbt attendance student-days built", daily_rows, "rows"),
+        row(f"{label}dbt attendance raw period rows", periods, "rows"),
+        row(f"{label}dbt attendance corrections after one night", corrections, "rows"),
+        row(f"{label}aeries landing for the dbt bench (not timed against a bar)", round(land_s, 2), "s"),
+    ]
