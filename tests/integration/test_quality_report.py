@@ -4,6 +4,7 @@ failure tables in `audit`, real rejects in ops.load_rejects, then the report."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,19 @@ models:
 """
 
 
+SOURCES_YML = """
+sources:
+  - name: raw_test
+    config:
+      loaded_at_field: _loaded_at
+      freshness:
+        warn_after: {count: 1, period: hour}
+        error_after: {count: 2, period: day}
+    tables:
+      - name: pupils
+"""
+
+
 def _project(root: Path, repo_root: Path) -> Path:
     project = root / "proj"
     (project / "models").mkdir(parents=True)
@@ -51,6 +65,7 @@ def _project(root: Path, repo_root: Path) -> Path:
         "select pupil_id, first_name, school_code from raw_test.pupils\n"
     )
     (project / "models" / "stg_pupils.yml").write_text(MODEL_YML)
+    (project / "models" / "sources.yml").write_text(SOURCES_YML)
     return project
 
 
@@ -72,8 +87,9 @@ def _report(project: Path, capsys, *extra: str) -> tuple[int, str]:
 
 def test_quality_report_from_build_audit_and_rejects(fresh_db, repo_root, tmp_path, capsys):
     with warehouse.cursor(fresh_db) as cur:
-        cur.execute("create schema raw_test; create table raw_test.pupils"
-                    " (pupil_id bigint, first_name text, school_code bigint)")
+        cur.execute("create schema raw_test; create table raw_test.pupils (pupil_id bigint,"
+                    " first_name text, school_code bigint,"
+                    " _loaded_at timestamptz default now() - interval '3 hours')")
         cur.execute("insert into raw_test.pupils values (1, %s, 101), (1, %s, 101), (2, 'Ann', 999),"
                     " (3, 'Bo', 998)", (SENTINEL, SENTINEL))
     for i in range(2):
@@ -88,6 +104,7 @@ def test_quality_report_from_build_audit_and_rejects(fresh_db, repo_root, tmp_pa
     project = _project(tmp_path, repo_root)
 
     assert _dbt(project, repo_root, "build") == 1  # the unique test fails at error severity
+    assert _dbt(project, repo_root, "source", "freshness") == 0  # stale, but only past warn_after
     rc, text = _report(project, capsys)
     assert rc == 1
     assert "last dbt command: `dbt build`" in text
@@ -97,6 +114,8 @@ def test_quality_report_from_build_audit_and_rejects(fresh_db, repo_root, tmp_pa
     assert "WARN  accepted_values_stg_pupils_school_code__101__102  (2 rows)" in text
     assert "defined in: dbt_project/models/stg_pupils.yml" in text
     assert "aeries: 5 rejects in the last 2 run(s)" in text
+    assert "0 of 1 source tables fresh" in text
+    assert re.search(r"WARN +raw_test\.pupils: last load 3\.0 h ago", text), text
     assert "5 x students.student_id: StudentID missing  (2 run(s))" in text
     assert "1 x diagnostic_results.completion_date: invalid_date  (1 run(s))" in text
     assert "1 x diagnostic_results: teacher '?' is not on the roster" in text
