@@ -16,7 +16,8 @@ printed, never rows: the report points at the audit table to query instead.
 
 Exit status (see docs/data-quality.md): 0 when no error-severity test failed and no model or
 test errored; 1 when one did (or, with ``--strict``, when any warning was raised); 2 when
-there is nothing to report on (no dbt artifacts) or the warehouse cannot be reached.
+there is nothing to report on (no dbt manifest, or neither run results nor a reachable
+warehouse). An unreachable warehouse with run results still gives the dbt part of the report.
 """
 
 from __future__ import annotations
