@@ -58,6 +58,7 @@ class Checked:
     header: HeaderMatch | None = None
     refused: str | None = None  # one-sentence reason when the whole file is refused
     has_bom: bool = False
+    one_record_per_line: bool = True  # no quoted field spans lines: the fast Arrow reader applies
     outcome: dict[str, Any] = field(default_factory=dict)
 
 
@@ -126,6 +127,7 @@ def check_file(fs: Any, f: ExportFile, tmp_dir: str) -> Checked:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     head = b""
+    carry = b""
     lines = 0
     bad_at: int | None = None
     target = None
@@ -148,9 +150,18 @@ def check_file(fs: Any, f: ExportFile, tmp_dir: str) -> Checked:
                     except UnicodeDecodeError as exc:
                         bad_at = _line_of(block, max(0, exc.start), lines)
                 lines += block.count(b"\n")
+                if out.one_record_per_line and b'"' in block:
+                    pieces = (carry + block).split(b"\n")
+                    carry = pieces.pop()
+                    if any(piece.count(b'"') % 2 for piece in pieces):
+                        out.one_record_per_line = False  # a quoted field spans lines
+                else:
+                    carry = (carry + block).rsplit(b"\n", 1)[-1]
     finally:
         if target:
             target.close()
+    if carry.count(b'"') % 2:
+        out.one_record_per_line = False
     out.sha256 = digest.hexdigest()
     f.size = f.size or len(head)
     if not head.strip(b"\xef\xbb\xbf \r\n\t"):
@@ -202,8 +213,6 @@ def read_rows(checked: Checked, reject: RejectFn, *, chunk_rows: int, loaded_at:
     assert header is not None and checked.local_path is not None
     f = checked.file
     validator = RowValidator(header.canonical, f.subject, f.folder_year)
-    rows: list[list[str]] = []
-    lines: list[int] = []
     loaded = rejected = blank = 0
 
     def on_reject(line: int, column: str | None, reason: str, record: dict) -> None:
@@ -211,62 +220,116 @@ def read_rows(checked: Checked, reject: RejectFn, *, chunk_rows: int, loaded_at:
         rejected += 1
         reject(line, column, reason, record)
 
-    def flush() -> Any:
-        nonlocal loaded
-        typed, good, failures = validator.validate(rows)
-        line_numbers = pa.array(lines, pa.int64())
-        for index, (column, reason) in sorted(failures.items()):
-            record = dict(zip(_raw_headers(header, len(rows[index])), rows[index], strict=False))
-            on_reject(lines[index], column, reason, record)
-        if good is not None:
-            typed = {c: pc.filter(a, good) for c, a in typed.items()}
-            line_numbers = pc.filter(line_numbers, good)
+    def process(columns: list, line_numbers: list[int]) -> Any:
+        """Validate one chunk; report its rejects; the Arrow table of its valid rows (or None)."""
+        nonlocal loaded, blank
         n = len(line_numbers)
-        loaded += n
-        if loaded // PROGRESS_EVERY != (loaded - n) // PROGRESS_EVERY:
+        typed, good, failures = validator.validate_columns(columns, n)
+        for index, (column, reason) in sorted(failures.items()):
+            cells = [c[index].as_py() if isinstance(c, pa.Array) else c[index] for c in columns]
+            record = dict(zip(_raw_headers(header, len(cells)), cells, strict=False))
+            on_reject(line_numbers[index], column, reason, record)
+        lines_array = pa.array(line_numbers, pa.int64())
+        if good is not None:
+            blank += n - len(failures) - pc.sum(good).as_py() if n else 0
+            typed = {c: pc.filter(a, good) for c, a in typed.items()}
+            lines_array = pc.filter(lines_array, good)
+        kept = len(lines_array)
+        loaded += kept
+        if loaded // PROGRESS_EVERY != (loaded - kept) // PROGRESS_EVERY:
             event(log, "file_progress", file=f.rel, rows_valid=loaded, rows_rejected=rejected)
         arrays = []
         for col in schema:
             if col.name in typed:
                 arrays.append(typed[col.name].cast(col.type))
             elif col.name == "source_line":
-                arrays.append(line_numbers)
+                arrays.append(lines_array)
             elif col.name in _META:
-                arrays.append(pa.array([_META[col.name](checked, loaded_at)] * n, type=col.type))
+                arrays.append(pa.array([_META[col.name](checked, loaded_at)] * kept, type=col.type))
             else:
-                arrays.append(pa.nulls(n, col.type))
-        rows.clear()
-        lines.clear()
-        return pa.Table.from_arrays(arrays, schema=schema) if n else None
+                arrays.append(pa.nulls(kept, col.type))
+        return pa.Table.from_arrays(arrays, schema=schema) if kept else None
 
-    width = validator.width
-    i_sid = validator.present.get("student_id", 0)
+    reader = _arrow_chunks if checked.one_record_per_line else _python_chunks
+    for columns, line_numbers in reader(checked, header, validator.width, chunk_rows, on_reject):
+        table = process(columns, line_numbers)
+        if table is not None:
+            yield table
+    checked.outcome.update(rows_loaded=loaded, rows_rejected=rejected, blank_lines=blank)
+
+
+def _python_chunks(checked: Checked, header: HeaderMatch, width: int, chunk_rows: int,
+                   on_reject: RejectFn) -> Iterator[tuple[list, list[int]]]:
+    """Chunks read with Python's csv module (any CSV, including line breaks inside quotes)."""
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    assert checked.local_path is not None
     with open(checked.local_path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         next(reader, None)
         for cells in _records(reader, on_reject):
             if len(cells) != width:
                 if not cells or not any(c.strip() for c in cells):
-                    blank += 1
                     continue
-                record = dict(zip(_raw_headers(header, len(cells)), cells, strict=False))
-                on_reject(reader.line_num, None, f"wrong_field_count: {len(cells)} fields, the header has "
-                                                 f"{width} (truncated or malformed line)", record)
-                continue
-            if not cells[i_sid].strip() and not any(c.strip() for c in cells):
-                blank += 1
+                _reject_width(on_reject, header, reader.line_num, cells, width)
                 continue
             rows.append(cells)
             lines.append(reader.line_num)
             if len(rows) >= chunk_rows:
-                table = flush()
-                if table is not None:
-                    yield table
+                yield list(zip(*rows, strict=True)), lines
+                rows, lines = [], []
     if rows:
-        table = flush()
-        if table is not None:
-            yield table
-    checked.outcome.update(rows_loaded=loaded, rows_rejected=rejected, blank_lines=blank)
+        yield list(zip(*rows, strict=True)), lines
+
+
+def _arrow_chunks(checked: Checked, header: HeaderMatch, width: int, chunk_rows: int,
+                  on_reject: RejectFn) -> Iterator[tuple[list, list[int]]]:
+    """Chunks read by Arrow's CSV reader, when every record is on one line (checked in the
+    first pass): about ten times less CPU than Python's csv module. Every physical line is
+    either a row or an invalid-row callback, so row line numbers are counted exactly."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    assert checked.local_path is not None
+    invalid: list[int] = []
+
+    def handler(row: Any) -> str:
+        text = row.text or ""
+        if text.strip(" \r\t,"):
+            cells = next(csv.reader([text]), [])
+            _reject_width(on_reject, header, row.number, cells, width)
+        invalid.append(row.number)
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    reader = pcsv.open_csv(
+        checked.local_path,
+        read_options=pcsv.ReadOptions(use_threads=False, block_size=1 << 20,
+                                      column_names=names, skip_rows=1),
+        parse_options=pcsv.ParseOptions(invalid_row_handler=handler, ignore_empty_lines=False,
+                                        newlines_in_values=False),
+        convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                            strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    next_line = 2
+    for batch in reader:
+        n = batch.num_rows
+        skipped = set(invalid)
+        invalid.clear()
+        line_numbers = []
+        while len(line_numbers) < n:
+            if next_line not in skipped:
+                line_numbers.append(next_line)
+            next_line += 1
+        for start in range(0, n, chunk_rows):
+            piece = batch.slice(start, chunk_rows)
+            yield [piece.column(i) for i in range(width)], line_numbers[start:start + chunk_rows]
+
+
+def _reject_width(on_reject: RejectFn, header: HeaderMatch, line: int, cells: list[str], width: int) -> None:
+    record = dict(zip(_raw_headers(header, len(cells)), cells, strict=False))
+    on_reject(line, None, f"wrong_field_count: {len(cells)} fields, the header has {width}"
+                          " (truncated or malformed line)", record)
 
 
 def _records(reader: Any, reject: RejectFn) -> Iterator[list[str]]:

@@ -151,18 +151,25 @@ class RowValidator:
 
     def validate(self, rows: list[list[str]]) -> tuple[dict[str, Any], Any, dict]:
         """Typed arrays, the valid-row mask (None when all are valid) and the failures by row index."""
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(self.width)]
+        return self.validate_columns(columns, len(rows))
+
+    def validate_columns(self, columns: list, n: int) -> tuple[dict[str, Any], Any, dict]:
+        """Like ``validate`` for a chunk given column-wise (Arrow string arrays or sequences).
+
+        Blank rows (every cell empty) are dropped: not valid and not failures.
+        """
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        n = len(rows)
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(self.width)]
         typed: dict[str, Any] = {}
         raw: dict[str, Any] = {}
         rules: list[tuple[Any, str | None, str, str]] = []  # (failing mask, column, code, message)
         empty = pa.nulls(n, pa.string())
         for i, c, kind in self.specs:
             if i >= 0:
-                v = pc.utf8_trim_whitespace(pa.array(columns[i], pa.string()))
+                col = columns[i] if isinstance(columns[i], pa.Array) else pa.array(columns[i], pa.string())
+                v = pc.utf8_trim_whitespace(col)
                 v = pc.if_else(pc.equal(v, ""), pa.scalar(None, pa.string()), v)
             else:
                 v = empty
@@ -239,7 +246,16 @@ class RowValidator:
             rules.append((pc.invert(any_domain), None, "missing_domain_scores",
                           f"no {self.subject} domain score or placement"))
 
-        failures: dict[int, tuple[str | None, str]] = {}
+        blank: set[int] = set()
+        if n and pc.any(pc.invert(pc.is_valid(sid))).as_py():
+            empty_row = pc.invert(pc.is_valid(sid))
+            for i in range(self.width):
+                if not pc.any(empty_row).as_py():
+                    break
+                col = columns[i] if isinstance(columns[i], pa.Array) else pa.array(columns[i], pa.string())
+                empty_row = pc.and_(empty_row, pc.equal(pc.utf8_trim_whitespace(col), ""))
+            blank = set(pc.indices_nonzero(empty_row).to_pylist())
+        failures: dict[int, tuple[str | None, str]] = dict.fromkeys(blank, (None, "blank"))
         for mask, column, code, message in rules:
             hits = pc.indices_nonzero(mask).to_pylist()
             for row in hits:
@@ -247,10 +263,12 @@ class RowValidator:
                     value = raw[column][row].as_py() if column in raw else None
                     shown = "(empty)" if value is None else value
                     failures[row] = (column, f"{code}: {message.format(shown)}")
+        for row in blank:
+            del failures[row]
         good = None
-        if failures:
+        if failures or blank:
             flags = [True] * n
-            for row in failures:
+            for row in (*failures, *blank):
                 flags[row] = False
             good = pa.array(flags, pa.bool_())
         return typed, good, failures

@@ -215,21 +215,21 @@ def test_a_changed_file_replaces_its_rows_and_a_crash_never_half_loads(fresh_db,
                    " group by 1", (rel,))
 
     calls = {"n": 0}
-    real = iready_files.RowValidator.validate
+    real = iready_files.RowValidator.validate_columns
 
-    def flaky(self, rows):
+    def flaky(self, columns, n):
         calls["n"] += 1
         if calls["n"] == 4:  # after three chunks of 10 rows were handed to dlt
             raise OSError("connection to the SFTP server lost")
-        return real(self, rows)
+        return real(self, columns, n)
 
-    monkeypatch.setattr(iready_files.RowValidator, "validate", flaky)
+    monkeypatch.setattr(iready_files.RowValidator, "validate_columns", flaky)
     with pytest.raises(Exception, match="SFTP server lost"):
         run_iready(str(src), chunk_rows=10)
     assert query("select file_sha256, count(*) from raw_iready.diagnostic_results where source_file = %s"
                  " group by 1", (rel,)) == before
     assert query("select status from ops.sync_runs order by started_at desc limit 1") == [("sync_fail",)]
-    monkeypatch.setattr(iready_files.RowValidator, "validate", real)
+    monkeypatch.setattr(iready_files.RowValidator, "validate_columns", real)
 
     report = run_iready(str(src), chunk_rows=10)
     assert {f.path: f.status for f in report.files} == {paths[0].relative_to(src).as_posix(): "unchanged",

@@ -118,6 +118,10 @@ def test_file_checks(tmp_path):
         "empty": b"",
         "header_only": header + b"\r\n",
         "no_header": rest,
+        # a quoted line break (Python csv path) and blank lines (skipped, not rejected)
+        "multiline": data.replace(b',"', b',"Line\r\nbreak ', 1).replace(
+            b"\r\n", b"\r\n\r\n" + b"," * 62 + b"\r\n", 1),
+        "blank_lines": header + b"\r\n\r\n" + b"," * 62 + b"\r\n" + rest,
     }
     for name, content in cases.items():
         (tmp_path / "bad" / name).mkdir(parents=True)
@@ -134,9 +138,17 @@ def test_file_checks(tmp_path):
     no_header = checked["no_header"].refused
     assert no_header.startswith("header_mismatch:") and "is the header row missing?" in no_header
     assert "Quill" not in no_header and "Ana" not in no_header and "700" not in no_header  # no student data
-    rows = [t.num_rows for t in read_rows(checked["bom"], lambda *a: None, chunk_rows=7,
-                                          loaded_at=datetime.now())]
-    assert sum(rows) == data.count(b"\r\n") - 1 and max(rows) == 7
+    records = data.count(b"\r\n") - 1
+    for case in ("bom", "multiline", "blank_lines"):
+        rejects: list = []
+        tables = list(read_rows(checked[case], lambda *a, _r=rejects: _r.append(a), chunk_rows=7,
+                                loaded_at=datetime.now()))
+        assert sum(t.num_rows for t in tables) == records and max(t.num_rows for t in tables) == 7, case
+        assert rejects == [], case
+        lines = [x for t in tables for x in t.column("source_line").to_pylist()]
+        assert lines[-1] == cases[case].count(b"\r\n") - (not cases[case].endswith(b"\r\n")), case
+    assert checked["bom"].one_record_per_line and not checked["multiline"].one_record_per_line
+    assert checked["blank_lines"].one_record_per_line
 
 
 def test_memory_filesystem_is_copied_locally(tmp_path):
