@@ -96,12 +96,19 @@ def docs_site(new_database, tmp_path_factory):
             time.sleep(0.3)
         yield url, manifest
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the wrapper and the dbt process it started
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        # the wrapper and the dbt process it started: their own process group, started above
+        os.killpg(server.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(server.pid, 0)
+            except ProcessLookupError:
+                break
+            server.poll()  # reap the wrapper so the group can disappear
+            time.sleep(0.2)
+        else:
             os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
