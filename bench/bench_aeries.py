@@ -115,6 +115,9 @@ def run_pipeline(env: dict, end: date) -> tuple[float, float, int]:
     wall = time.perf_counter() - started
     reader.join(timeout=5)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    if os.environ.get("BENCH_AERIES_LOG"):
+        with open(os.environ["BENCH_AERIES_LOG"], "ab") as log:
+            log.write(stderr_chunks[0] if stderr_chunks else b"")
     if proc.returncode != 0:
         tail = (stderr_chunks[0] if stderr_chunks else b"").decode(errors="replace")[-1500:]
         raise RuntimeError(f"aeries run failed ({proc.returncode}): {tail}")
@@ -178,7 +181,7 @@ def run(quick: bool = False) -> list[dict]:
         with tempfile.TemporaryDirectory(prefix="bench-aeries-") as work:
             env = {**os.environ, **warehouse.libpq_env(), "SCHOOLDATA_PIPELINES_DIR": work,
                    "AERIES_BASE_URL": sim.info["base_url"], "AERIES_CERT": sim.info["cert"],
-                   "SCHOOLDATA_LOG_LEVEL": "WARNING"}
+                   "SCHOOLDATA_LOG_LEVEL": os.environ.get("BENCH_AERIES_LOG_LEVEL", "WARNING")}
             env.pop("WAREHOUSE_DSN", None)
             cpu0 = sim.cpu_seconds()
             wall, rss, _ = run_pipeline(env, end)

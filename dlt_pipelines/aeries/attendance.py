@@ -9,7 +9,6 @@ reason (never a value) and the rest of the window goes on.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -58,15 +57,16 @@ def _read_nested(content: bytes) -> pa.Table | None:
     that does not match, a truncated body) makes the reader fail and the caller falls back to
     orjson, which is slower but checks record by record.
     """
-    text = content.strip()
-    if not (text.startswith(b"[") and text.endswith(b"]")):
+    first, last = content.find(b"["), content.rfind(b"]")
+    if first < 0 or last < first or content[:first].strip() or content[last + 1:].strip():
         return None
-    inner = text[1:-1].strip()
-    if not inner:
+    if not content[first + 1:last].strip():
         return NESTED_SCHEMA.empty_table()
+    # one copy (the split); the reader gets a zero-copy view between the brackets
+    lines = content.replace(b'},{"StudentID"', b'}\n{"StudentID"')
+    view = memoryview(lines)[first + 1:len(lines) - (len(content) - last)]
     try:
-        return pj.read_json(io.BytesIO(inner.replace(b'},{"StudentID"', b'}\n{"StudentID"')),
-                            read_options=_READ, parse_options=_PARSE)
+        return pj.read_json(pa.BufferReader(pa.py_buffer(view)), read_options=_READ, parse_options=_PARSE)
     except (pa.ArrowException, ValueError):
         return None
 

@@ -143,24 +143,23 @@ def run_lock(warehouse: wh.Warehouse):
         conn.close()
 
 
-def connect(options: RunOptions) -> tuple[AeriesClient, dict, list[dict], date]:
-    """Settings, then systeminfo (base URL) and the school list (certificate)."""
-    settings = cfg.load_settings(options.rate_limit)
-    client = AeriesClient(settings, database_year=cfg.school_year_of(options.start_date))
-    try:
-        info = client.system_info()
-        schools = client.schools()
-    except BaseException:
-        client.close()
-        raise
-    return client, info, schools, client.server_date(info) or date.today()
+def open_client(options: RunOptions, settings: cfg.AeriesSettings | None = None) -> AeriesClient:
+    settings = settings or cfg.load_settings(options.rate_limit)
+    return AeriesClient(settings, database_year=cfg.school_year_of(options.start_date))
+
+
+def check_connection(client: AeriesClient) -> tuple[dict, list[dict], date]:
+    """systeminfo (proves the base URL) and the school list (proves the certificate)."""
+    info = client.system_info()
+    schools = client.schools()
+    return info, schools, client.server_date(info) or date.today()
 
 
 def dry_run(options: RunOptions) -> dict:
     """Check configuration, connectivity and the certificate; return the plan. Writes nothing."""
     options.validate()
-    client, info, schools, today = connect(options)
-    with client:
+    with open_client(options) as client:
+        info, schools, today = check_connection(client)
         try:
             warehouse = wh.resolve(start_embedded=False)
         except OperatorError:
@@ -170,13 +169,17 @@ def dry_run(options: RunOptions) -> dict:
 
 
 def run(options: RunOptions) -> dict:
+    """A real run: settings are checked first, then every failure (a refused certificate
+    included) is recorded as ``sync_fail`` in ``ops.sync_runs``."""
     options.validate()
+    settings = cfg.load_settings(options.rate_limit)
     limit_memory_growth()
-    client, _info, schools_payload, today = connect(options)
     warehouse = wh.resolve()
     school_year = cfg.school_year_of(options.start_date)
-    with client, run_lock(warehouse), SyncRun(cfg.SOURCE_NAME, options.parameters(), warehouse) as sync:
+    with open_client(options, settings) as client, run_lock(warehouse), \
+            SyncRun(cfg.SOURCE_NAME, options.parameters(), warehouse) as sync:
         try:
+            _info, schools_payload, today = check_connection(client)
             _run(options, client, warehouse, schools_payload, today, school_year, sync)
         finally:
             sync.requests, sync.retries = client.requests, client.retries
@@ -184,8 +187,10 @@ def run(options: RunOptions) -> dict:
 
 
 def _pipeline(warehouse: wh.Warehouse) -> dlt.Pipeline:
-    # Load files are written once and read once, on the same machine: gzip only costs time.
+    # Load files are written once and read once, on the same machine: gzip only costs time, and
+    # keeping a backfill's loaded files would fill the disk (and slow the next start) for nothing.
     dlt.config["normalize.data_writer.disable_compression"] = True
+    dlt.config["load.delete_completed_jobs"] = True
     return dlt.pipeline(pipeline_name=cfg.PIPELINE_NAME, destination=wh.dlt_destination(warehouse),
                         dataset_name=cfg.DATASET_NAME, pipelines_dir=str(pipelines_dir()))
 
@@ -217,6 +222,10 @@ def _run(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse, sch
         return aeries(client, plan.schools, school_year, as_of=today, run_id=sync.run_id,
                       schools_payload=schools_payload, reject=sync.reject, count=sync.add_count, **kwargs)
 
+    # Attendance first: its Arrow buffers go back to the OS after each batch, while the dimension
+    # rows (many small Python objects) leave the heap fragmented; in this order the peaks do not add.
+    if plan.windows:
+        _load_attendance(pipeline, warehouse, plan.windows, client, source, sync)
     dims = [r for r in options.resources if r in cfg.DIMENSION_RESOURCES]
     if dims:
         timer = _StepTimer()
@@ -229,17 +238,18 @@ def _run(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse, sch
         event(log, "aeries_dimensions_loaded", run_id=sync.run_id, resources=dims,
               seconds=round(timer.spent, 2), **{r: sync.counts.get(r, 0) for r in dims})
         event(log, "aeries_dimensions_timing", logging.DEBUG, run_id=sync.run_id, **timer.fields)
-    if plan.windows:
-        _load_attendance(pipeline, warehouse, plan.windows, client, source, sync)
 
 
 def limit_memory_growth() -> None:
     """Keep the resident set small on long backfills: Arrow buffers from the C library's malloc
-    (freed pages go back instead of sitting in mimalloc's caches) and at most two malloc arenas
-    (the fetch thread would otherwise get its own). Harmless where glibc is not the C library."""
+    (freed pages go back instead of sitting in mimalloc's caches), at most two malloc arenas (the
+    fetch thread would otherwise get its own) and a fixed mmap threshold so response-sized buffers
+    are returned as soon as they are freed. Harmless where glibc is not the C library."""
     pa.set_memory_pool(pa.system_memory_pool())
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: big buffers are unmapped as soon as freed
 
 
 def release_memory() -> None:

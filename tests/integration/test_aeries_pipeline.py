@@ -221,6 +221,9 @@ def test_rejected_certificate_fails_fast_with_one_clear_sentence(sim_env, capsys
     assert sim.request_count == 2  # systeminfo (no certificate needed), then the refused call
     assert elapsed < 10
     assert sql("select count(*) from information_schema.schemata where schema_name = 'raw_aeries'")[0][0] == 0
+    (status, requests, error), = sql("select status, requests, error_summary from ops.sync_runs")
+    assert (status, requests) == ("sync_fail", 2)
+    assert "rejected the certificate" in error and wrong not in error
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(sim_env, capsys):
