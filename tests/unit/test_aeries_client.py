@@ -232,3 +232,29 @@ def test_certificate_from_dlt_secrets_provider(monkeypatch):
     monkeypatch.setenv("SOURCES__AERIES__CERT", CERT)
     settings = load_settings()
     assert (settings.base_url, settings.cert) == (BASE, CERT)
+
+
+def test_rate_limit_spaces_requests_and_zero_turns_it_off():
+    sleeps: list[float] = []
+    with make_client(lambda r: json_response([]), sleeps=sleeps, rate_limit_per_minute=60) as client:
+        for _ in range(3):
+            client.calendar(101)
+    assert len(sleeps) == 2 and 0.9 < sleeps[0] <= 1.0 and 1.9 < sleeps[1] <= 2.0
+    sleeps.clear()
+    with make_client(lambda r: json_response([]), sleeps=sleeps, rate_limit_per_minute=0) as client:
+        for _ in range(3):
+            client.calendar(101)
+    assert sleeps == []
+
+
+def test_unknown_host_stops_at_once_with_the_fix():
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    with make_client(handler) as client, pytest.raises(OperatorError) as err:
+        client.system_info()
+    assert len(calls) == 1
+    assert "could not be found" in err.value.message and "base URL" in err.value.fix
