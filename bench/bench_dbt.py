@@ -32,7 +32,7 @@ FULL = {"n_schools": 7, "students_per_school": 1000, "end": date(2025, 6, 11)}
 QUICK = {"n_schools": 2, "students_per_school": 200, "end": date(2024, 10, 31)}
 START = date(2024, 8, 15)
 FULL_BAR_S, NIGHTLY_BAR_S = 90.0, 20.0
-SELECT = ["--select", "+path:models/marts/attendance"]
+SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "cautious"]
 WINDOW_DAYS = 7
 
 

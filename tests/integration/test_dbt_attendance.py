@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 START = date(2024, 8, 15)
 FIRST_NIGHT = date(2024, 10, 4)     # about 7 weeks in: some students pass 31 enrolled days
 SECOND_NIGHT = FIRST_NIGHT + timedelta(days=7)
-SELECT = ["--select", "+path:models/marts/attendance"]
+SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "cautious"]
 
 
 def _dbt(args: list[str], as_of: date) -> str:

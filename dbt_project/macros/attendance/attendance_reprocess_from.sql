@@ -52,3 +52,13 @@
         config.get('reprocess_loaded_at'), raw_tables, config.get('reprocess_correction_window', false)
     ) }}
 {%- endmacro %}
+
+{#- The row filter of an incremental attendance model: every row on a full build (no predicate,
+    so the planner sees the plain join), dates from the reprocess boundary otherwise. -#}
+{% macro attendance_reprocess_filter(date_column) -%}
+    {%- if is_incremental() -%}
+        {{ date_column }} >= (select reprocess.reprocess_from from reprocess)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

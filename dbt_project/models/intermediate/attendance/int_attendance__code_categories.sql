@@ -1,4 +1,6 @@
-{#- Category of every Aeries absence code: a district override when one exists, else derived
+{{ config(pre_hook="analyze {{ source('aeries', 'absence_codes') }}", post_hook='analyze {{ this }}') }}
+-- depends_on: {{ source('aeries', 'absence_codes') }}
+{# Category of every Aeries absence code: a district override when one exists, else derived
     from Aeries' own flags (docs block attendance_code_categories_rule). -#}
 with
 

@@ -1,6 +1,12 @@
+{#- freshly landed raw tables may have no statistics yet; a bad estimate there costs minutes -#}
 {{
     config(
         materialized='incremental',
+        post_hook='analyze {{ this }}',
+        pre_hook=[
+            "analyze {{ source('aeries', 'attendance_days') }}",
+            "analyze {{ source('aeries', 'attendance_periods') }}",
+        ],
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
@@ -24,13 +30,13 @@ reprocess as (
 days as (
     select stg_days.*
     from {{ ref('stg_aeries__attendance_days') }} as stg_days
-    where stg_days.calendar_date >= (select reprocess.reprocess_from from reprocess)
+    where {{ attendance_reprocess_filter('stg_days.calendar_date') }}
 ),
 
 periods as (
     select stg_periods.*
     from {{ ref('stg_aeries__attendance_periods') }} as stg_periods
-    where stg_periods.calendar_date >= (select reprocess.reprocess_from from reprocess)
+    where {{ attendance_reprocess_filter('stg_periods.calendar_date') }}
 ),
 
 categories as (

@@ -1,4 +1,6 @@
-{#- Instructional days of each school's calendar with the correction deadline of each day
+{{ config(pre_hook="analyze {{ source('aeries', 'calendar') }}", post_hook='analyze {{ this }}') }}
+-- depends_on: {{ source('aeries', 'calendar') }}
+{# Instructional days of each school's calendar with the correction deadline of each day
     (docs block attendance_correction_window_rule). -#}
 {%- set window_days = var('correction_window_days', 7) | int -%}
 {%- set mode = var('correction_window_mode', 'calendar') -%}

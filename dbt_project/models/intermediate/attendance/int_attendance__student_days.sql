@@ -1,5 +1,12 @@
-{{ config(materialized='view') }}
-{#- The student-day spine (docs block attendance_spine_rule): every instructional day of every
+{{
+    config(
+        materialized='view',
+        pre_hook=["analyze {{ source('aeries', 'enrollment') }}", "analyze {{ source('aeries', 'schools') }}"],
+    )
+}}
+-- depends_on: {{ source('aeries', 'enrollment') }}
+-- depends_on: {{ source('aeries', 'schools') }}
+{# The student-day spine (docs block attendance_spine_rule): every instructional day of every
     enrollment span, up to the as-of date. A view, so the incremental fact's date filter is
     pushed down into it. -#}
 with

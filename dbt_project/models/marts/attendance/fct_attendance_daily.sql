@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        post_hook='analyze {{ this }}',
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
@@ -28,7 +29,7 @@ reprocess as (
 spine as (
     select student_days.*
     from {{ ref('int_attendance__student_days') }} as student_days
-    where student_days.calendar_date >= (select reprocess.reprocess_from from reprocess)
+    where {{ attendance_reprocess_filter('student_days.calendar_date') }}
 ),
 
 day_codes as (

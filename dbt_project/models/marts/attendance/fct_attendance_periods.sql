@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        post_hook='analyze {{ this }}',
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_periods'],
@@ -24,7 +25,7 @@ periods as (
     from {{ ref('stg_aeries__attendance_periods') }} as stg_periods
     where
         stg_periods.attendance_code is not null
-        and stg_periods.calendar_date >= (select reprocess.reprocess_from from reprocess)
+        and {{ attendance_reprocess_filter('stg_periods.calendar_date') }}
 ),
 
 categories as (
