@@ -303,3 +303,36 @@ def test_debug_logs_contain_no_student_names_or_ids(sim_env):
     assert not ids & tokens, "student IDs leaked into the logs"
     assert not names & tokens, "student names leaked into the logs"
     assert sim.cert not in output
+
+
+def test_landed_but_unapplied_windows_are_applied_not_fetched_again(sim_env):
+    """A crash between dlt's load and the apply step: the next run applies what landed intact,
+    discards a window that landed only in part, and fetches only what is missing."""
+    from dlt_pipelines.aeries import aeries
+    from dlt_pipelines.aeries import pipeline as pl
+    from dlt_pipelines.aeries.windows import plan_windows
+
+    sim = sim_env()
+    options = pl.RunOptions(rate_limit=0, chunk_days=7)
+    with pl.open_client(options) as client:
+        _info, _schools, today = pl.check_connection(client)
+        crashed = plan_windows([101, 102], START, TODAY, today, 7, 7)[:4]
+        dlt_pipeline = pl._pipeline(wh.resolve())
+        dlt_pipeline.extract(aeries(client, [101, 102], 2024, windows=crashed, as_of=today,
+                                    run_id="crashed-run").with_resources("attendance"))
+        dlt_pipeline.normalize()
+        dlt_pipeline.load()
+    with wh.cursor() as cur:  # one window lost part of its rows
+        cur.execute("delete from raw_aeries.attendance_periods_incoming where _window_key ="
+                    " (select window_key from raw_aeries.attendance_windows_incoming"
+                    " order by periods desc limit 1)")
+        assert cur.rowcount > 0
+
+    assert run_cli() == 0
+    assert_matches(truth(sim.district, TODAY), landed())
+    total = 2 * len(range(0, (TODAY - START).days + 1, 7))
+    windows = sql("select school_code, start_date, end_date, run_id from ops.aeries_attendance_windows")
+    assert len({w[:3] for w in windows}) == len(windows) == total
+    assert sum(1 for w in windows if w[3] == "crashed-run") == 3
+    (requests,), = sql("select requests from ops.sync_runs where status = 'sync_ok'")
+    assert requests == 2 + 2 * 5 + (total - 3)
