@@ -12,13 +12,19 @@
 with
 
 spine as (
-    select student_id, school_code, calendar_date
+    select
+        student_id,
+        school_code,
+        calendar_date
     from {{ ref('int_attendance__student_days') }}
     where calendar_date >= '{{ var("attendance_tests_since", "-infinity") }}'::date
 ),
 
 daily as (
-    select student_id, school_code, calendar_date
+    select
+        student_id,
+        school_code,
+        calendar_date
     from {{ ref('fct_attendance_daily') }}
     where calendar_date >= '{{ var("attendance_tests_since", "-infinity") }}'::date
 ),
