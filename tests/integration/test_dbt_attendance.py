@@ -1,9 +1,10 @@
 """Attendance marts end to end: a small simulated district, landed by the Aeries pipeline, built
 by a real `dbt build`, checked against the simulator's truth; then the clock moves on with
-corrections, the pipeline runs again, and the incremental daily fact must equal a full refresh.
+corrections, the pipeline runs again, and the incremental models (daily and period facts, day
+codes) must equal a full refresh.
 
-Three dbt invocations in all (build, incremental build, full refresh of the daily fact), so the
-module stays well under three minutes on two shared cores.
+Three dbt invocations in all (build, incremental build, full refresh of the incremental models),
+so the module stays well under three minutes on two shared cores.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ START = date(2024, 8, 15)
 FIRST_NIGHT = date(2024, 10, 4)     # about 7 weeks in: some students pass 31 enrolled days
 SECOND_NIGHT = FIRST_NIGHT + timedelta(days=7)
 SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "cautious"]
+INCREMENTAL = [("marts", "fct_attendance_daily"), ("marts", "fct_attendance_periods"),
+               ("intermediate", "int_attendance__day_codes")]
 
 
 def _dbt(args: list[str], as_of: date) -> str:
@@ -74,17 +77,21 @@ def built(new_database, tmp_path_factory):
         _dbt(["build"], SECOND_NIGHT)
         conn = warehouse.connect(warehouse.resolve())
         with conn, conn.cursor() as cur:
-            cur.execute("drop table if exists public.daily_incremental; "
-                        "create table public.daily_incremental as select * from marts.fct_attendance_daily")
+            for schema, table in INCREMENTAL:
+                cur.execute(f"drop table if exists public.inc_{table}; "
+                            f"create table public.inc_{table} as select * from {schema}.{table}")
         conn.close()
-        corrections = _query("select student_id, school_code, calendar_date, old_all_day_code, new_all_day_code, "
-                             "is_cleared, is_within_window, detected_at::date from marts.fct_attendance_corrections")
-        result = run_dbt(["run", "--full-refresh", "--select", "fct_attendance_daily",
+        corrections = _query(
+            "select student_id, school_code, calendar_date, old_all_day_code, new_all_day_code, "
+            "is_cleared, is_within_window, detected_at::date from marts.fct_attendance_corrections")
+        result = run_dbt(["run", "--full-refresh", "--select", *[t for _, t in INCREMENTAL],
                           "--vars", f"{{as_of_date: '{SECOND_NIGHT}'}}"], capture=True)
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-        diff = _query("(select * from public.daily_incremental except select * from marts.fct_attendance_daily) "
-                      "union all "
-                      "(select * from marts.fct_attendance_daily except select * from public.daily_incremental)")
+        diff = {
+            table: _query(f"(select * from public.inc_{table} except select * from {schema}.{table}) union all "
+                          f"(select * from {schema}.{table} except select * from public.inc_{table})")
+            for schema, table in INCREMENTAL
+        }
         n_rows = _query("select count(*) from marts.fct_attendance_daily")[0][0]
         yield {"district": district, "first": first, "corrections": corrections,
                "diff": diff, "n_rows": n_rows}
@@ -166,9 +173,9 @@ def test_corrections_are_detected_with_their_window(built):
         assert FIRST_NIGHT < fix.changed_on <= SECOND_NIGHT
         assert old == fix.old_code and new == fix.new_code and cleared == (fix.new_code is None)
         assert detected == SECOND_NIGHT
-        assert within == (SECOND_NIGHT <= day + timedelta(days=7))
+        assert within == (day + timedelta(days=7) >= SECOND_NIGHT)
 
 
 def test_incremental_build_equals_full_refresh_after_corrections(built):
     assert built["n_rows"] > 0
-    assert built["diff"] == []
+    assert built["diff"] == {table: [] for _, table in INCREMENTAL}
