@@ -87,11 +87,11 @@ def built(new_database, tmp_path_factory):
         result = run_dbt(["run", "--full-refresh", "--select", *[t for _, t in INCREMENTAL],
                           "--vars", f"{{as_of_date: '{SECOND_NIGHT}'}}"], capture=True)
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-        diff = {
-            table: _query(f"(select * from public.inc_{table} except select * from {schema}.{table}) union all "
-                          f"(select * from {schema}.{table} except select * from public.inc_{table})")
-            for schema, table in INCREMENTAL
-        }
+        diff = {}
+        for schema, table in INCREMENTAL:
+            ours, theirs = f"public.inc_{table}", f"{schema}.{table}"
+            diff[table] = _query(f"(select * from {ours} except select * from {theirs}) union all "
+                                 f"(select * from {theirs} except select * from {ours})")
         n_rows = _query("select count(*) from marts.fct_attendance_daily")[0][0]
         yield {"district": district, "first": first, "corrections": corrections,
                "diff": diff, "n_rows": n_rows}
