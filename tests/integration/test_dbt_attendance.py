@@ -70,6 +70,8 @@ def built(new_database, tmp_path_factory):
                            "days_absent_excused, days_absent_unexcused, days_suspended_out_of_school, "
                            "days_suspended_in_school, days_tardy, is_chronically_absent "
                            "from marts.fct_attendance_student_year"),
+            "reconciliation": _query("select student_id, school_code "
+                                     "from marts.fct_attendance_reconciliation where has_difference"),
         }
         # A week later: new days, and the corrections made meanwhile.
         sim.advance_day((SECOND_NIGHT - FIRST_NIGHT).days)
@@ -161,6 +163,19 @@ def test_student_year_totals_and_chronic_flag_match_the_truth(built):
                                             tardy, chronic)
     assert ours == expected
     assert any(v[-1] for v in expected.values()) or all(v[0] < 31 for v in expected.values())
+
+
+def test_reconciliation_finds_exactly_the_drift_aeries_history_carries(built):
+    """The simulator's AHS drifts on purpose for about one student in 80 (a day enrolled too
+    many, or an unexcused day reported excused); the reconciliation must flag those, no others."""
+    district = built["district"]
+    differing = set(built["first"]["reconciliation"])
+    enrolled = {(sid, sc) for sid, sc, *_ in built["first"]["year"]}
+    drift = {(sid, s.school_code) for s in district.schools
+             for sid in district.history_discrepancies(s.school_code)}
+    assert differing, "the simulator injects at least one drift per school"
+    assert differing <= drift
+    assert drift & enrolled <= differing
 
 
 def test_corrections_are_detected_with_their_window(built):
