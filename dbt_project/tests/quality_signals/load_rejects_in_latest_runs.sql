@@ -48,10 +48,10 @@
     group by source, run_id, finished_at, resource, column_name, reason
 {%- else %}
     select
-        null::text as source,
+        null::text as source,  -- noqa: RF04
         null::text as run_id,
         null::timestamptz as finished_at,
-        null::text as resource,
+        null::text as resource,  -- noqa: RF04
         null::text as column_name,
         null::text as reason,
         0::bigint as rejected_records
