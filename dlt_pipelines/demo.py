@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
 
         _step("extract aeries", results, lambda: aeries_cli.main(["--rate-limit", "0"]))
         _step("extract i-ready", results, lambda: iready_cli.main([]))
-        _step("sync bakalari", results, lambda: bakalari_cli.main([]))
+        _step("sync bakalari", results, lambda: bakalari_cli.main(["--requests-per-minute", "0"]))
     finally:
         stack.stop()
     _step("dbt build", results, lambda: run_dbt(["build"], wh).returncode)
