@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 @dataclass
 class FaultSettings:
-    error_rate: float = 0.0        # 500/502/503 with a JSON error body
+    error_rate: float = 0.0        # 503 with a JSON error body
     rate_limit_rate: float = 0.0   # 429 with Retry-After
     retry_after_seconds: int = 1
     latency_ms: int = 0            # added to every response

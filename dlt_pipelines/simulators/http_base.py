@@ -144,8 +144,12 @@ class SimulatorServer:
                 for key, value in response.headers.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(response.body)))
-                self.end_headers()
-                self.wfile.write(response.body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(response.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up first (the timeout fault does this on purpose).
+                    self.close_connection = True
 
             do_GET = _handle
             do_POST = _handle
