@@ -47,6 +47,8 @@ create table if not exists {DAYS} (
     _dlt_load_id text not null
 );
 create index if not exists attendance_days_window_idx on {DAYS} (school_code, calendar_date);
+-- dbt's incremental attendance models look up the dates loaded since their last build
+create index if not exists attendance_days_loaded_idx on {DAYS} (_loaded_at, calendar_date);
 create table if not exists {PERIODS} (
     school_code bigint not null,
     student_id bigint not null,
@@ -58,6 +60,7 @@ create table if not exists {PERIODS} (
     _dlt_load_id text not null
 );
 create index if not exists attendance_periods_window_idx on {PERIODS} (school_code, calendar_date);
+create index if not exists attendance_periods_loaded_idx on {PERIODS} (_loaded_at, calendar_date);
 create table if not exists {STATE} (
     window_key bigint primary key,
     school_code bigint not null,

@@ -1,43 +1,56 @@
 {#-
-    First date an incremental attendance model rebuilds (a scalar SQL expression; see the docs
-    block attendance_incremental_rule). The earliest of:
+    First date an incremental attendance model rebuilds (see the docs block
+    attendance_incremental_rule). The earliest of:
       - a date whose raw Aeries rows were loaded after the newest `loaded_at_column` in the table,
-      - with correction_window=true, a day still correctable now or at the previous build
-        (its can_be_corrected flag may have flipped),
+      - with correction_window=true, a day correctable now or at the previous build (its
+        can_be_corrected flag may have flipped),
       - the day after the newest date in the table.
     An empty table rebuilds everything; a full build (not incremental) uses '-infinity'.
+
+    Evaluated at run time as a few small queries whose results are rendered as a date literal,
+    so the model's SELECT and the strategy's DELETE use the same boundary, and each lookup is one
+    index probe with literal bounds the planner can estimate: the raw tables carry an index on
+    (_loaded_at, calendar_date) (created by the Aeries pipeline), the models indexes on their
+    loaded-at column, calendar_date and (correction_deadline, calendar_date). As one statement
+    with sub-selects the planner could not see the bounds and read whole tables: seconds per
+    model on a district, minutes on a large one.
 -#}
 {% macro attendance_reprocess_from(loaded_at_column, raw_tables, correction_window=false) -%}
-    {%- if is_incremental() -%}
-        coalesce(
-            least(
-                {%- for raw_table in raw_tables %}
-                    (
-                        select min(raw_rows.calendar_date)
-                        from {{ raw_table }} as raw_rows
-                        where raw_rows._loaded_at > (
-                            select max(prior_build.{{ loaded_at_column }}) from {{ this }} as prior_build
-                        )
-                    ),
-                {%- endfor %}
-                {%- if correction_window %}
-                    (
-                        select min(open_days.calendar_date)
-                        from {{ ref('int_attendance__instructional_days') }} as open_days
-                        where open_days.can_be_corrected
-                    ),
-                    (
-                        select min(prior_build.calendar_date)
-                        from {{ this }} as prior_build
-                        where prior_build.can_be_corrected
-                    ),
-                {%- endif %}
-                (select max(prior_build.calendar_date) + 1 from {{ this }} as prior_build)
-            ),
-            (select case when count(*) = 0 then '-infinity'::date end from {{ this }} as prior_build)
-        )
-    {%- else -%}
+    {%- if not (is_incremental() and execute) -%}
         '-infinity'::date
+    {%- else -%}
+        {%- set table_state = run_query(
+            "select count(*) > 0, max(" ~ loaded_at_column ~ ")::text, max(calendar_date)::text from " ~ this
+        ).rows[0] -%}
+        {%- if not table_state[0] -%}
+            '-infinity'::date
+        {%- else -%}
+            {%- set newest_load, newest_date = table_state[1], table_state[2] -%}
+            {#- `calendar_date + 0` keeps the planner off a min-by-ordered-index scan of all dates -#}
+            {%- set candidates = ["select '" ~ newest_date ~ "'::date + 1"] -%}
+            {%- for raw_table in (raw_tables if newest_load is not none else []) -%}
+                {%- do candidates.append(
+                    "select min(calendar_date + 0) from " ~ raw_table
+                    ~ " where _loaded_at > '" ~ newest_load ~ "'::timestamptz"
+                ) -%}
+            {%- endfor -%}
+            {%- if correction_window -%}
+                {%- do candidates.append(
+                    "select min(calendar_date) from " ~ ref('int_attendance__instructional_days')
+                    ~ " where can_be_corrected"
+                ) -%}
+                {#- a day correctable at the previous build had its deadline on or after that build's
+                    as-of date, itself on or after the newest date in the table: a superset -#}
+                {%- do candidates.append(
+                    "select min(calendar_date + 0) from " ~ this
+                    ~ " where correction_deadline >= '" ~ newest_date ~ "'::date"
+                ) -%}
+            {%- endif -%}
+            {%- set boundary = run_query(
+                "select least((" ~ candidates | join("), (") ~ "))::text"
+            ).rows[0][0] -%}
+            '{{ boundary }}'::date
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
@@ -54,10 +67,10 @@
 {%- endmacro %}
 
 {#- The row filter of an incremental attendance model: every row on a full build (no predicate,
-    so the planner sees the plain join), dates from the reprocess boundary otherwise. -#}
+    so the planner sees the plain join), dates from the reprocess boundary (a literal) otherwise. -#}
 {% macro attendance_reprocess_filter(date_column) -%}
     {%- if is_incremental() -%}
-        {{ date_column }} >= (select reprocess.reprocess_from from reprocess)
+        {{ date_column }} >= {{ attendance_reprocess_from_config() }}
     {%- else -%}
         true
     {%- endif -%}

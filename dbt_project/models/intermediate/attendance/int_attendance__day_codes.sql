@@ -10,7 +10,11 @@
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
-        indexes=[{'columns': ['school_code', 'student_id', 'calendar_date'], 'unique': true}],
+        indexes=[
+            {'columns': ['school_code', 'student_id', 'calendar_date'], 'unique': true},
+            {'columns': ['calendar_date']},
+            {'columns': ['loaded_at']},
+        ],
     )
 }}
 {#- One row per student, school and day that carries any attendance record in Aeries: the
@@ -21,11 +25,6 @@
 -- depends_on: {{ source('aeries', 'attendance_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
 with
-
-reprocess as (
-    -- see the docs block attendance_incremental_rule
-    select {{ attendance_reprocess_from_config() }} as reprocess_from
-),
 
 days as (
     select stg_days.*

@@ -10,6 +10,9 @@
         indexes=[
             {'columns': ['school_code', 'calendar_date']},
             {'columns': ['student_id', 'school_code', 'calendar_date'], 'unique': true},
+            {'columns': ['calendar_date']},
+            {'columns': ['source_loaded_at']},
+            {'columns': ['correction_deadline', 'calendar_date']},
         ],
     )
 }}
@@ -21,11 +24,6 @@
 
 with
 
-reprocess as (
-    -- see the docs block attendance_incremental_rule
-    select {{ attendance_reprocess_from_config() }} as reprocess_from
-),
-
 spine as (
     select student_days.*
     from {{ ref('int_attendance__student_days') }} as student_days
@@ -33,7 +31,9 @@ spine as (
 ),
 
 day_codes as (
-    select * from {{ ref('int_attendance__day_codes') }}
+    select day_codes.*
+    from {{ ref('int_attendance__day_codes') }} as day_codes
+    where {{ attendance_reprocess_filter('day_codes.calendar_date') }}
 ),
 
 categories as (
@@ -43,11 +43,12 @@ categories as (
 student_schedules as (
     -- the most periods the student was ever recorded for at the school (a negative school
     -- records only coded periods, so the schedule is otherwise unknown)
+    -- (read from the table, not the windowed CTE: the whole year's schedule counts)
     select
         school_code,
         student_id,
         max(periods_recorded) as max_periods_recorded
-    from day_codes
+    from {{ ref('int_attendance__day_codes') }}
     group by school_code, student_id
 ),
 

@@ -7,18 +7,18 @@
         reprocess_sources=['attendance_periods'],
         reprocess_correction_window=true,
         on_schema_change='fail',
-        indexes=[{'columns': ['student_id', 'school_code', 'calendar_date', 'period'], 'unique': true}],
+        indexes=[
+            {'columns': ['student_id', 'school_code', 'calendar_date', 'period'], 'unique': true},
+            {'columns': ['calendar_date']},
+            {'columns': ['source_loaded_at']},
+            {'columns': ['correction_deadline', 'calendar_date']},
+        ],
     )
 }}
 {#- docs block fct_attendance_periods_rules; incremental by whole dates, as fct_attendance_daily -#}
 -- depends_on: {{ ref('int_attendance__instructional_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
 with
-
-reprocess as (
-    -- see the docs block attendance_incremental_rule
-    select {{ attendance_reprocess_from_config() }} as reprocess_from
-),
 
 periods as (
     select stg_periods.*
