@@ -6,13 +6,16 @@ pipeline (in process, rate limit off; not timed). Then, timed as wall clock of t
 (parse included, as a cron job would see it):
 
 - full build: ``dbt build --full-refresh --select +path:models/marts/attendance`` (seeds, staging,
-  intermediate, marts, snapshot, unit and data tests), as_of_date pinned to the last day;
+  intermediate, marts, snapshot, unit and data tests), as-of date pinned to the last day;
 - nightly build: the simulator's clock moves one day (a new school day and the week's corrections),
   the pipeline fetches the new day plus its look-back, and ``dbt build`` runs again on the same
-  selection with ``as_of_date`` = the new day and ``attendance_tests_since`` = the start of the
-  correction window (the incremental models reprocess only that window, tests look at it), and
-  unit tests excluded as dbt recommends for production runs (they test logic, not data; the full
-  build and CI run them).
+  selection with ``attendance_tests_window_days`` = 8 (data tests look at the correction window
+  the incremental models reprocess) and unit tests excluded as dbt recommends for production runs
+  (they test logic, not data; the full build and CI run them). The as-of date is the simulated
+  day, passed as the session setting ``schooldata.as_of_date`` (PGOPTIONS) so the command is the
+  same every night, as a cron job's is. Two nights run: the first after the full build re-parses
+  the project (its vars differ from the full build's) and is reported; the second, the steady
+  state of six nights out of seven, is judged against the bar.
 
 Run alone: ``python -m bench --only dbt`` (``--quick``: 2 schools x 200 students to Oct 31).
 The same measurement on the large workload (50 x 1,500) lives in ``bench_dbt_large.py``.
@@ -27,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from dlt_pipelines.common import warehouse as wh
@@ -38,6 +41,9 @@ START = date(2024, 8, 15)
 FULL_BAR_S, NIGHTLY_BAR_S = 90.0, 20.0
 SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "cautious"]
 WINDOW_DAYS = 7
+# the nightly command of docs/attendance-metrics.md: data tests look at the correction window
+NIGHTLY = ["build", *SELECT, "--exclude-resource-type", "unit_test",
+           "--vars", f"{{attendance_tests_window_days: {WINDOW_DAYS + 1}}}"]
 
 
 def row(name: str, value: float | None, unit: str, bar: str | None = None, ok: bool | None = None) -> dict:
@@ -120,16 +126,19 @@ def measure(workload: dict, label: str, bars: bool) -> list[dict]:
             land_s = time.perf_counter() - started
             periods = _scalar("select count(*) from raw_aeries.attendance_periods")
 
-            full_s, full_nodes = _dbt(["build", "--full-refresh", *SELECT,
-                                       "--vars", f"{{as_of_date: '{end}'}}"])
+            # The as-of date travels as a session setting, not a var: the nightly command stays
+            # the same from night to night, as in production, so dbt parses partially.
+            os.environ["PGOPTIONS"] = f"-c schooldata.as_of_date={end}"
+            full_s, full_nodes = _dbt(["build", "--full-refresh", *SELECT])
             daily_rows = _scalar("select count(*) from marts.fct_attendance_daily")
 
-            today = sim.advance_day(1)
-            run_aeries(RunOptions(start_date=START, end_date=today, rate_limit=0))
-            since = today - timedelta(days=WINDOW_DAYS + 1)
-            nightly_s, nightly_nodes = _dbt([
-                "build", *SELECT, "--exclude-resource-type", "unit_test",
-                "--vars", f"{{as_of_date: '{today}', attendance_tests_since: '{since}'}}"])
+            nights = []
+            for _night in range(2):  # the first night after the full build re-parses (new vars)
+                today = sim.advance_day(1)
+                run_aeries(RunOptions(start_date=START, end_date=today, rate_limit=0))
+                os.environ["PGOPTIONS"] = f"-c schooldata.as_of_date={today}"
+                nights.append(_dbt(NIGHTLY))
+            (first_night_s, _), (nightly_s, nightly_nodes) = nights
             corrections = _scalar("select count(*) from marts.fct_attendance_corrections")
     finally:
         os.environ.clear()
@@ -145,9 +154,11 @@ def measure(workload: dict, label: str, bars: bool) -> list[dict]:
         row(f"{label}dbt attendance nightly incremental build {size} wall", round(nightly_s, 2), "s",
             f"<= {NIGHTLY_BAR_S:g} s (2 cores)" if bars else None,
             nightly_s <= NIGHTLY_BAR_S if bars else None),
+        row(f"{label}dbt attendance first night after the full build {size} wall (full parse)",
+            round(first_night_s, 2), "s"),
         row(f"{label}dbt attendance student-days built {size}", daily_rows, "rows"),
         row(f"{label}dbt attendance raw period rows {size}", periods, "rows"),
-        row(f"{label}dbt attendance corrections after one night {size}", corrections, "rows"),
+        row(f"{label}dbt attendance corrections after two nights {size}", corrections, "rows"),
         row(f"{label}aeries landing {size} for the dbt bench (not timed against a bar)",
             round(land_s, 2), "s"),
         *_slowest(label, "full build", full_nodes),

@@ -5,7 +5,7 @@
     would leave stale days (e.g. after a shortened enrollment) or miss new ones.
     How to resolve: rebuild with `dbt build --full-refresh --select fct_attendance_daily`, then
     look for the source change the incremental boundary did not see.
-    Nightly builds check only dates on or after var('attendance_tests_since').
+    Nightly builds check only dates from attendance_tests_since() on.
 -#}
 {{ config(severity='error') }}
 
@@ -17,7 +17,7 @@ spine as (
         school_code,
         calendar_date
     from {{ ref('int_attendance__student_days') }}
-    where calendar_date >= '{{ var("attendance_tests_since", "-infinity") }}'::date
+    where calendar_date >= {{ attendance_tests_since() }}
 ),
 
 daily as (
@@ -26,7 +26,7 @@ daily as (
         school_code,
         calendar_date
     from {{ ref('fct_attendance_daily') }}
-    where calendar_date >= '{{ var("attendance_tests_since", "-infinity") }}'::date
+    where calendar_date >= {{ attendance_tests_since() }}
 ),
 
 missing as (

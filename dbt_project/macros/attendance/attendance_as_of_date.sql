@@ -1,10 +1,25 @@
-{#- The date builds are judged against: var('as_of_date') when set (reproducible builds), else today. -#}
+{#- The date builds are judged against: var('as_of_date') when set (reproducible builds), else the
+    session setting schooldata.as_of_date (PGOPTIONS='-c schooldata.as_of_date=2025-06-12': the
+    same, without a change of --vars that makes dbt re-parse the project), else today. -#}
 {% macro attendance_as_of_date() -%}
     {%- set as_of = var('as_of_date', none) -%}
     {%- if as_of is none or as_of == '' or as_of == 'null' -%}
-        current_date
+        coalesce(nullif(current_setting('schooldata.as_of_date', true), '')::date, current_date)
     {%- else -%}
         '{{ as_of }}'::date
+    {%- endif -%}
+{%- endmacro %}
+
+{#- First date the date-grained attendance tests look at: var('attendance_tests_since') when set,
+    else var('attendance_tests_window_days') days before the as-of date, else every date. The
+    window form keeps the nightly command the same every night, so dbt parses partially. The test
+    configs in the yml files spell the same rule inline (dbt does not call project macros there). -#}
+{% macro attendance_tests_since() -%}
+    {%- set window_days = var('attendance_tests_window_days', none) -%}
+    {%- if window_days is not none -%}
+        ({{ attendance_as_of_date() }} - {{ window_days }}::integer)
+    {%- else -%}
+        '{{ var("attendance_tests_since", "-infinity") }}'::date
     {%- endif -%}
 {%- endmacro %}
 
