@@ -19,13 +19,14 @@
     {%- if not (is_incremental() and execute) -%}
         '-infinity'::date
     {%- else -%}
+        {#- two index probes; no date (calendar_date is never null) means an empty table -#}
         {%- set table_state = run_query(
-            "select count(*) > 0, max(" ~ loaded_at_column ~ ")::text, max(calendar_date)::text from " ~ this
+            "select max(" ~ loaded_at_column ~ ")::text, max(calendar_date)::text from " ~ this
         ).rows[0] -%}
-        {%- if not table_state[0] -%}
+        {%- set newest_load, newest_date = table_state[0], table_state[1] -%}
+        {%- if newest_date is none -%}
             '-infinity'::date
         {%- else -%}
-            {%- set newest_load, newest_date = table_state[1], table_state[2] -%}
             {#- `calendar_date + 0` keeps the planner off a min-by-ordered-index scan of all dates -#}
             {%- set candidates = ["select '" ~ newest_date ~ "'::date + 1"] -%}
             {%- for raw_table in (raw_tables if newest_load is not none else []) -%}
