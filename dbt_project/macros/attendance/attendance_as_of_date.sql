@@ -12,8 +12,8 @@
 
 {#- First date the date-grained attendance tests look at: var('attendance_tests_since') when set,
     else var('attendance_tests_window_days') days before the as-of date, else every date. The
-    window form keeps the nightly command the same every night, so dbt parses partially. The test
-    configs in the yml files spell the same rule inline (dbt does not call project macros there). -#}
+    window form keeps the nightly command the same every night, so dbt parses partially. Test
+    configs in yml reach it through the placeholder __attendance_tests_since__ (get_where_subquery). -#}
 {% macro attendance_tests_since() -%}
     {%- set window_days = var('attendance_tests_window_days', none) -%}
     {%- if window_days is not none -%}
