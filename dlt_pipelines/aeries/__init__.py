@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime
 
 import dlt
 
+from dlt_pipelines.common.http import RetriesExhaustedError
+
 from . import records as rec
 from .attendance import parse_body, rows_for
 from .client import AeriesClient
@@ -22,6 +24,7 @@ from .windows import Window
 
 Reject = Callable[[str, str, dict], None]
 Count = Callable[[str, int], None]
+WindowFailed = Callable[[Window, str], None]
 
 def _columns(**types: str) -> dict:
     """Column hints, a fresh dict per column (dlt fills them in place)."""
@@ -47,6 +50,11 @@ def _no_count(name: str, value: int) -> None:  # pragma: no cover - default only
     pass
 
 
+def _raise_failed(window: Window, reason: str) -> None:  # pragma: no cover - default only
+    raise RetriesExhaustedError(f"Attendance for school {window.school_code} {window.start}..{window.end}"
+                                f" failed ({reason}).", reason=reason)
+
+
 @dlt.source(name="aeries", max_table_nesting=0)
 def aeries(
     client: AeriesClient,
@@ -59,11 +67,14 @@ def aeries(
     reject: Reject = _no_reject,
     count: Count = _no_count,
     prefetch: int = 1,
+    window_failed: WindowFailed = _raise_failed,
 ):
     """The Aeries resources for ``school_codes`` and the school year starting in ``school_year``.
 
     ``windows`` are the attendance school/date windows to fetch (see :mod:`.windows`); their rows
-    land in the ``*_incoming`` tables and :mod:`.window_store` moves them into place.
+    land in the ``*_incoming`` tables and :mod:`.window_store` moves them into place. A window
+    whose request fails on every attempt lands nothing (so nothing of it is deleted) and is handed
+    to ``window_failed``; the other windows go on.
     """
     loaded_at = datetime.now(UTC)
     codes = list(school_codes)
@@ -145,7 +156,11 @@ def aeries(
                     pending.append((w, pool.submit(client.attendance, w.school_code, w.start, w.end,
                                                    parse_body)))
                 window, future = pending.pop(0)
-                body = future.result()
+                try:
+                    body = future.result()
+                except RetriesExhaustedError as exc:
+                    window_failed(window, exc.reason)
+                    continue
                 key = secrets.randbits(62)
                 rows = rows_for(body, window.school_code, window.start, window.end, key, reject)
                 del body
@@ -154,7 +169,7 @@ def aeries(
                 yield dlt.mark.with_table_name({
                     "window_key": key, "school_code": window.school_code, "start_date": window.start,
                     "end_date": window.end, "as_of": as_of or date.today(), "run_id": run_id,
-                    "days": rows.days.num_rows, "periods": rows.periods.num_rows,
+                    "days": rows.days.num_rows, "periods": rows.periods.num_rows, "final": window.final,
                 }, "attendance_windows_incoming")
 
     return (schools, students, enrollment, calendar, absence_codes, attendance_history_summary, attendance)

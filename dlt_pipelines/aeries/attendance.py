@@ -78,7 +78,8 @@ def parse_body(content: bytes) -> Body:
         return Body(nested=nested, raw=content)
     records = orjson.loads(content)
     if not isinstance(records, list):
-        records = [records] if isinstance(records, dict) else []
+        # an error object or a bare value would otherwise read as "no attendance" and empty the window
+        raise ValueError("attendance body is not a JSON array")
     return Body(records=records)
 
 

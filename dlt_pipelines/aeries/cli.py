@@ -5,6 +5,8 @@ Examples::
     python -m dlt_pipelines aeries --dry-run
     python -m dlt_pipelines aeries --school-code 101 102 --start-date 2024-08-15 --end-date 2025-06-12
     python -m dlt_pipelines aeries --rate-limit 0 --chunk-days 14 --lookback-days 10
+    python -m dlt_pipelines aeries --refetch                 # the weekly sweep: the whole year again
+    python -m dlt_pipelines aeries --refetch --start-date 2025-03-01 --end-date 2025-03-31
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import date
 from dlt_pipelines.common.errors import ConfigError
 
 from . import settings as cfg
+from . import window_store
 from .pipeline import RunOptions, dry_run, run
 
 
@@ -60,6 +63,17 @@ def parser() -> argparse.ArgumentParser:
                         " 0 = off)")
     p.add_argument("--resources", nargs="+", default=list(cfg.ALL_RESOURCES), choices=cfg.ALL_RESOURCES,
                    metavar="NAME", help=f"what to load (default all: {', '.join(cfg.ALL_RESOURCES)})")
+    p.add_argument("--refetch", action="store_true",
+                   help="fetch every date of --start-date..--end-date again, even dates already settled "
+                        "today (late corrections; the weekly sweep). Months Aeries shows as locked and "
+                        "already fetched locked are skipped")
+    p.add_argument("--max-delete-share", type=float, default=window_store.DEFAULT_MAX_DELETE_SHARE,
+                   metavar="SHARE",
+                   help="hold back an attendance window that would remove more than this share of the "
+                        f"student-days held for its school and dates (default "
+                        f"{window_store.DEFAULT_MAX_DELETE_SHARE:g})")
+    p.add_argument("--allow-mass-delete", action="store_true",
+                   help="apply held-back windows: the deletions are real (e.g. a day taken off the calendar)")
     p.add_argument("--dry-run", action="store_true",
                    help="check configuration, connectivity and the certificate, print the plan, "
                         "write nothing")
@@ -73,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     options = RunOptions(
         start_date=args.start_date, end_date=args.end_date, school_codes=_school_codes(args.school_code),
         chunk_days=args.chunk_days, lookback_days=args.lookback_days, rate_limit=args.rate_limit,
-        resources=list(dict.fromkeys(args.resources)), dry_run=args.dry_run,
+        resources=list(dict.fromkeys(args.resources)), dry_run=args.dry_run, refetch=args.refetch,
+        max_delete_share=args.max_delete_share, allow_mass_delete=args.allow_mass_delete,
     )
     summary = dry_run(options) if args.dry_run else run(options)
     print(json.dumps(summary, default=str, indent=2), file=sys.stdout)

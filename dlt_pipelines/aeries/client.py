@@ -5,6 +5,11 @@ through a logged address), parses bodies with orjson, accepts a bare array or a 
 pages with ``StartingRecord``/``EndingRecord`` until a short page, and turns the answers that
 retrying cannot fix into one clear sentence: a rejected certificate (401/403), a base URL that
 is not an Aeries API (404, a redirect, an HTML page), an endpoint the district switched off (501).
+
+Attendance is the one route whose answer deletes data (an empty window empties the school's
+dates), so it is strict: only a 200 with a JSON array counts. A 404, a 5xx or a malformed body
+is retried and then raised as :class:`~dlt_pipelines.common.http.RetriesExhaustedError` for that
+window, never turned into an empty answer.
 """
 
 from __future__ import annotations
@@ -53,6 +58,17 @@ def as_records(payload: object) -> list[dict]:
     raise ValueError(f"expected a JSON array, got {type(payload).__name__}")
 
 
+# A 404 on attendance is not "no attendance" (Aeries answers [] for that): retry it, then fail.
+ATTENDANCE_RETRY_STATUSES = frozenset({404})
+
+
+def _attendance_array(content: bytes) -> list:
+    payload = orjson.loads(content)
+    if not isinstance(payload, list):
+        raise ValueError("attendance body is not a JSON array")
+    return payload
+
+
 def yyyymmdd(day: date) -> str:
     return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
@@ -94,9 +110,11 @@ class AeriesClient:
         self.close()
 
     def get(self, path: str, params: dict | None = None, *, empty_on_404: bool = True,
-            with_year: bool = True, parse_body: Callable[[bytes], object] | None = None) -> object:
+            with_year: bool = True, parse_body: Callable[[bytes], object] | None = None,
+            retry_statuses: frozenset[int] = frozenset()) -> object:
         """GET a route and return the parsed JSON (or ``parse_body(content)``); fatal statuses become
-        OperatorErrors. A ValueError from parsing counts as a garbled body and is retried."""
+        OperatorErrors. A ValueError from parsing counts as a garbled body and is retried, as are
+        ``retry_statuses``."""
         query = dict(params or {})
         if with_year and self.database_year is not None:
             query["DatabaseYear"] = str(self.database_year)
@@ -105,7 +123,8 @@ class AeriesClient:
             def parse(response: httpx.Response) -> object:
                 _check_not_html(response)
                 return parse_body(response.content)
-        response, parsed = self.http.request("GET", path, params=query or None, parse=parse)
+        response, parsed = self.http.request("GET", path, params=query or None, parse=parse,
+                                             retry_statuses=retry_statuses)
         status = response.status_code
         if response.is_success:
             return parsed
@@ -183,10 +202,13 @@ class AeriesClient:
     def attendance(self, school_code: int, start: date, end: date,
                    parse_body: Callable[[bytes], object] | None = None) -> object:
         """Every student's attendance at the school for ``start``..``end`` (inclusive): a list of
-        records, or whatever ``parse_body`` makes of the body (``[]`` when the route 404s)."""
+        records, or whatever ``parse_body`` makes of the body. Only a 200 with a JSON array is an
+        answer; a 404 is retried like a 5xx (see the module doc)."""
         payload = self.get(cfg.ATTENDANCE.format(school_code=school_code),
-                           {"StartDate": yyyymmdd(start), "EndDate": yyyymmdd(end)}, parse_body=parse_body)
-        return payload if parse_body is not None else as_records(payload)
+                           {"StartDate": yyyymmdd(start), "EndDate": yyyymmdd(end)},
+                           parse_body=parse_body or _attendance_array, empty_on_404=False,
+                           retry_statuses=ATTENDANCE_RETRY_STATUSES)
+        return payload
 
     def history_summary(self, school_code: int, school_year: str) -> list[dict]:
         return as_records(self.get(cfg.HISTORY_SUMMARY.format(school_code=school_code,

@@ -44,6 +44,12 @@ class RunOptions:
     rate_limit: float | None = None
     resources: list[str] = field(default_factory=lambda: list(cfg.ALL_RESOURCES))
     dry_run: bool = False
+    # fetch every date of the range again, settled or not (the weekly sweep; see .windows)
+    refetch: bool = False
+    # a window removing more than this share of a school's student-days is held back ...
+    max_delete_share: float = window_store.DEFAULT_MAX_DELETE_SHARE
+    # ... unless the operator confirms the deletions are real
+    allow_mass_delete: bool = False
 
     def validate(self) -> None:
         if self.end_date < self.start_date:
@@ -56,10 +62,16 @@ class RunOptions:
             raise ConfigError("--chunk-days must be at least 1.", "pass --chunk-days 30 (the default).")
         if self.lookback_days < 0:
             raise ConfigError("--lookback-days cannot be negative.", "pass --lookback-days 7 (the default).")
+        if not 0 <= self.max_delete_share <= 1:
+            raise ConfigError("--max-delete-share must be between 0 and 1.",
+                              f"pass e.g. --max-delete-share {window_store.DEFAULT_MAX_DELETE_SHARE}.")
         unknown = set(self.resources) - set(cfg.ALL_RESOURCES)
         if unknown:
             raise ConfigError(f"Unknown resources: {', '.join(sorted(unknown))}.",
                               f"choose from {', '.join(cfg.ALL_RESOURCES)}.")
+
+    def guard(self) -> window_store.DeleteGuard:
+        return window_store.DeleteGuard(max_share=self.max_delete_share, allow=self.allow_mass_delete)
 
     def parameters(self) -> dict:
         params = asdict(self)
@@ -120,10 +132,11 @@ def make_plan(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse
     if cfg.ATTENDANCE_RESOURCE in options.resources:
         try:
             fetched = window_store.fetched_windows(warehouse, codes) if warehouse else []
+            locked = window_store.locked_dates(warehouse, codes) if warehouse else {}
         except OperatorError:
-            fetched, state_known = [], False
+            fetched, locked, state_known = [], {}, False
         windows = plan_windows(codes, options.start_date, options.end_date, today, options.chunk_days,
-                               options.lookback_days, fetched)
+                               options.lookback_days, fetched, refetch=options.refetch, locked=locked)
     return Plan(today, codes, windows, _dimension_requests(options, len(codes)), state_known)
 
 
@@ -195,7 +208,45 @@ def _pipeline(warehouse: wh.Warehouse) -> dlt.Pipeline:
                         dataset_name=cfg.DATASET_NAME, pipelines_dir=str(pipelines_dir()))
 
 
-def _finish_pending(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, sync: SyncRun) -> None:
+@dataclass
+class _Trouble:
+    """Windows a run could not apply: failed requests and held-back mass deletions."""
+    failed: list[tuple[Window, str]] = field(default_factory=list)
+    held_back: list[window_store.HeldBack] = field(default_factory=list)
+
+    def raise_if_any(self) -> None:
+        parts = []
+        if self.failed:
+            reasons = sorted({reason for _, reason in self.failed})
+            parts.append(f"{len(self.failed)} attendance window(s) failed on every attempt "
+                         f"({', '.join(reasons)}); nothing of them was deleted or replaced")
+        if self.held_back:
+            removed = sum(h.removed for h in self.held_back)
+            held = sum(h.existing for h in self.held_back)
+            parts.append(f"{len(self.held_back)} attendance window(s) held back: they would remove "
+                         f"{removed} of the {held} student-days the warehouse holds for them "
+                         f"(schools {', '.join(sorted({str(h.school_code) for h in self.held_back}))})")
+        if parts:
+            fix = "rerun once Aeries answers again: the other windows are kept and only these are fetched."
+            if self.held_back:
+                fix = ("check those schools and dates in Aeries; if the deletions are real (e.g. a day "
+                       "taken off the calendar), rerun with --allow-mass-delete. " + fix)
+            raise OperatorError("; ".join(parts) + ".", fix)
+
+
+def _count_applied(sync: SyncRun, applied: window_store.ApplyResult, trouble: _Trouble) -> None:
+    sync.add_count("attendance_days", applied.days)
+    sync.add_count("attendance_periods", applied.periods)
+    sync.add_count("attendance_windows", applied.windows)
+    sync.add_count("attendance_days_deleted", applied.days_deleted)
+    sync.add_count("attendance_periods_deleted", applied.periods_deleted)
+    if applied.held_back:
+        sync.add_count("attendance_windows_held_back", len(applied.held_back))
+        trouble.held_back += applied.held_back
+
+
+def _finish_pending(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, sync: SyncRun,
+                    guard: window_store.DeleteGuard, trouble: _Trouble) -> None:
     """Load what a crashed run extracted, then apply the windows that landed."""
     if pipeline.has_pending_data:
         event(log, "aeries_resume", run_id=sync.run_id,
@@ -203,29 +254,39 @@ def _finish_pending(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, sync: SyncR
               + len(pipeline.list_normalized_load_packages()))
         pipeline.normalize()
         pipeline.load()
-    applied = window_store.apply_pending(warehouse)
+    applied = window_store.apply_pending(warehouse, guard)
+    _count_applied(sync, applied, trouble)
     if applied.windows or applied.discarded:
         event(log, "aeries_resume_applied", run_id=sync.run_id, windows=applied.windows,
-              discarded=applied.discarded, days=applied.days, periods=applied.periods)
+              discarded=applied.discarded, days=applied.days, periods=applied.periods,
+              days_deleted=applied.days_deleted, periods_deleted=applied.periods_deleted)
 
 
 def _run(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse, schools_payload: list[dict],
          today: date, school_year: int, sync: SyncRun) -> None:
     pipeline = _pipeline(warehouse)
     window_store.ensure_tables(warehouse)
-    _finish_pending(pipeline, warehouse, sync)
+    trouble = _Trouble()
+    _finish_pending(pipeline, warehouse, sync, options.guard(), trouble)
     plan = make_plan(options, client, warehouse, schools_payload, today)
     event(log, "aeries_plan", run_id=sync.run_id, server_date=today, schools=plan.schools,
           chunks=len(plan.windows), requests=plan.requests)
 
+    def window_failed(window: Window, reason: str) -> None:
+        trouble.failed.append((window, reason))
+        sync.add_count("attendance_windows_failed")
+        event(log, "aeries_window_failed", logging.ERROR, run_id=sync.run_id, school_code=window.school_code,
+              start_date=window.start, end_date=window.end, reason=reason)
+
     def source(**kwargs):
         return aeries(client, plan.schools, school_year, as_of=today, run_id=sync.run_id,
-                      schools_payload=schools_payload, reject=sync.reject, count=sync.add_count, **kwargs)
+                      schools_payload=schools_payload, reject=sync.reject, count=sync.add_count,
+                      window_failed=window_failed, **kwargs)
 
     # Attendance first: its Arrow buffers go back to the OS after each batch, while the dimension
     # rows (many small Python objects) leave the heap fragmented; in this order the peaks do not add.
     if plan.windows:
-        _load_attendance(pipeline, warehouse, plan.windows, client, source, sync)
+        _load_attendance(pipeline, warehouse, plan.windows, client, source, sync, options.guard(), trouble)
     dims = [r for r in options.resources if r in cfg.DIMENSION_RESOURCES]
     if dims:
         timer = _StepTimer()
@@ -238,6 +299,7 @@ def _run(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse, sch
         event(log, "aeries_dimensions_loaded", run_id=sync.run_id, resources=dims,
               seconds=round(timer.spent, 2), **{r: sync.counts.get(r, 0) for r in dims})
         event(log, "aeries_dimensions_timing", logging.DEBUG, run_id=sync.run_id, **timer.fields)
+    trouble.raise_if_any()
 
 
 def limit_memory_growth() -> None:
@@ -274,7 +336,8 @@ class _StepTimer:
 
 
 def _load_attendance(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, windows: list[Window],
-                     client: AeriesClient, source, sync: SyncRun) -> None:
+                     client: AeriesClient, source, sync: SyncRun, guard: window_store.DeleteGuard,
+                     trouble: _Trouble) -> None:
     started = time.monotonic()
     done = days = periods = 0
     for batch in batches(windows, client.settings.windows_per_load):
@@ -285,7 +348,7 @@ def _load_attendance(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, windows: l
         timer.step("normalize")
         pipeline.load()
         timer.step("load")
-        applied = window_store.apply_pending(warehouse)
+        applied = window_store.apply_pending(warehouse, guard)
         timer.step("apply")
         release_memory()
         event(log, "aeries_batch_timing", logging.DEBUG, run_id=sync.run_id, windows=len(batch),
@@ -293,9 +356,7 @@ def _load_attendance(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, windows: l
         done += applied.windows
         days += applied.days
         periods += applied.periods
-        sync.add_count("attendance_days", applied.days)
-        sync.add_count("attendance_periods", applied.periods)
-        sync.add_count("attendance_windows", applied.windows)
+        _count_applied(sync, applied, trouble)
         if applied.discarded:
             raise OperatorError(f"{applied.discarded} attendance window(s) did not land completely.",
                                 "rerun: landed windows are kept and the rest is fetched again.")

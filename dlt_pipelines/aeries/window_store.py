@@ -4,11 +4,17 @@ dlt lands each fetched window's rows in ``raw_aeries.attendance_*_incoming`` (ap
 with one row in ``attendance_windows_incoming`` describing the window. :func:`apply_pending`
 then, in ONE transaction:
 
-1. deletes every row of ``attendance_days`` / ``attendance_periods`` whose school and date fall
+1. counts what each window would remove (student-days held now and missing from the new answer)
+   and holds back a window that would remove more than a set share (:class:`DeleteGuard`);
+2. deletes every row of ``attendance_days`` / ``attendance_periods`` whose school and date fall
    in a pending window (by date range, so a date whose only absence was cleared is emptied too);
-2. inserts the window's fresh rows;
-3. records the window in ``ops.aeries_attendance_windows`` (the chunk-completion state);
-4. empties the incoming tables.
+3. inserts the window's fresh rows;
+4. records the window in ``ops.aeries_attendance_windows`` (the chunk-completion state; dbt reads
+   its ``applied_at`` to rebuild every replaced date, including dates left with no rows);
+5. empties the incoming tables.
+
+Only a 200 with a JSON array reaches this module (see :mod:`.client`): a failed request lands
+nothing, so it can never empty a window.
 
 A crash before the commit leaves the previous data and state untouched; the next run loads any
 pending dlt package, applies what landed, and re-plans the rest. A window whose landed row
@@ -18,7 +24,8 @@ count does not match what was fetched (a partial load) is discarded and fetched 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from psycopg2.extras import execute_values
 
@@ -72,10 +79,29 @@ create table if not exists {STATE} (
     periods integer not null,
     applied_at timestamptz not null default now()
 );
+-- final: fetched when the attendance month was already locked in Aeries (never refetched)
+alter table {STATE} add column if not exists final boolean not null default false;
 create index if not exists aeries_attendance_windows_school_idx on {STATE} (school_code, end_date);
+-- dbt's incremental attendance models rebuild every window applied since their newest row
+create index if not exists aeries_attendance_windows_applied_idx on {STATE} (applied_at);
 """
 
+# A window may remove at most this share of the student-days the warehouse holds for its school
+# and dates (docs/aeries.md, "Deletes"); beyond it the window is held back unless allowed.
+DEFAULT_MAX_DELETE_SHARE = 0.5
+DEFAULT_MIN_DELETE_ROWS = 20
+
 log = get_logger("aeries")
+
+
+@dataclass
+class HeldBack:
+    """A window not applied because it would remove too much of what the warehouse holds."""
+    school_code: int
+    start_date: object
+    end_date: object
+    existing: int
+    removed: int
 
 
 @dataclass
@@ -84,6 +110,22 @@ class ApplyResult:
     days: int = 0
     periods: int = 0
     discarded: int = 0
+    days_deleted: int = 0      # student-days held before and absent from the new answer
+    periods_deleted: int = 0   # period marks likewise
+    held_back: list[HeldBack] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeleteGuard:
+    """A window that would remove more than ``max_share`` of the school's student-days it
+    replaces (and at least ``min_rows`` of them) is held back, unless ``allow`` is set."""
+    max_share: float = DEFAULT_MAX_DELETE_SHARE
+    min_rows: int = DEFAULT_MIN_DELETE_ROWS
+    allow: bool = False
+
+    def holds(self, existing: int, removed: int) -> bool:
+        return (not self.allow and removed >= self.min_rows and existing > 0
+                and removed > self.max_share * existing)
 
 
 def ensure_tables(warehouse: wh.Warehouse | None = None) -> None:
@@ -100,16 +142,56 @@ def fetched_windows(warehouse: wh.Warehouse | None = None,
         if cur.fetchone()[0] is None:
             return []
         cur.execute(
-            f"select school_code, start_date, end_date, as_of from {STATE}"
+            f"select school_code, start_date, end_date, as_of, final from {STATE}"
             " where %(all)s or school_code = any(%(codes)s)",
             {"all": not school_codes, "codes": list(school_codes or [])},
         )
-        return [FetchedWindow(int(s), a, b, o) for s, a, b, o in cur.fetchall()]
+        return [FetchedWindow(int(s), a, b, o, bool(f)) for s, a, b, o, f in cur.fetchall()]
+
+
+def locked_dates(warehouse: wh.Warehouse | None = None,
+                 school_codes: list[int] | None = None) -> dict[int, set[date]]:
+    """Per school, the dates of attendance months Aeries shows as locked (from the last calendar
+    load; a day stale at most, and locks only grow, so staleness only costs a refetch). Days
+    between two locked calendar days (weekends) count as locked too."""
+    with wh.cursor(warehouse) as cur:
+        cur.execute("select 1 from information_schema.columns where table_schema = %s"
+                    " and table_name = 'calendar' and column_name = 'attendance_month_locked'",
+                    (DATASET_NAME,))
+        if cur.fetchone() is None:
+            return {}
+        cur.execute(
+            f"select school_code, calendar_date::date, coalesce(attendance_month_locked, false)"
+            f" from {DATASET_NAME}.calendar where %(all)s or school_code = any(%(codes)s)"
+            " order by school_code, calendar_date",
+            {"all": not school_codes, "codes": list(school_codes or [])},
+        )
+        rows = cur.fetchall()
+    locked: dict[int, set[date]] = {}
+    previous: tuple[int, date, bool] | None = None
+    for school, day, is_locked in rows:
+        if is_locked:
+            dates = locked.setdefault(int(school), set())
+            dates.add(day)
+            if previous and previous[0] == school and previous[2]:
+                gap = previous[1] + timedelta(days=1)
+                while gap < day:
+                    dates.add(gap)
+                    gap += timedelta(days=1)
+        previous = (school, day, bool(is_locked))
+    return locked
 
 
 def _exists(cur, name: str) -> bool:
     cur.execute("select to_regclass(%s)", (name,))
     return cur.fetchone()[0] is not None
+
+
+def _has_column(cur, table: str, column: str) -> bool:
+    schema, name = table.split(".")
+    cur.execute("select 1 from information_schema.columns where table_schema = %s and table_name = %s"
+                " and column_name = %s", (schema, name, column))
+    return cur.fetchone() is not None
 
 
 def _counts(cur, table: str) -> dict[int, int]:
@@ -123,7 +205,7 @@ def _pick(pending: list[tuple], days: dict[int, int], periods: dict[int, int]) -
     """Windows whose rows all landed and that no later pending window of the school overlaps."""
     good, bad = [], []
     for row in pending:
-        key, _school, _start, _end, _as_of, _run, n_days, n_periods, _load = row
+        key, _school, _start, _end, _as_of, _run, n_days, n_periods, _load, _final = row
         # More rows than fetched (a replayed load job) is fine: the insert keeps one copy.
         if days.get(key, 0) < n_days or periods.get(key, 0) < n_periods:
             bad.append(row)
@@ -138,24 +220,39 @@ def _pick(pending: list[tuple], days: dict[int, int], periods: dict[int, int]) -
     return kept, bad
 
 
-def apply_pending(warehouse: wh.Warehouse | None = None) -> ApplyResult:
+def _removed(cur, table: str, incoming: str, keys: str) -> dict[int, tuple[int, int]]:
+    """Per window: rows the table holds in its range, and how many of them the new answer lacks."""
+    incoming_exists = _exists(cur, incoming)
+    match = " and ".join(f"i.{k} = t.{k}" for k in keys.split(", "))
+    missing = (f"not exists (select 1 from {incoming} i where i._window_key = w.window_key and {match})"
+               if incoming_exists else "true")
+    cur.execute(
+        f"select w.window_key, count(*), count(*) filter (where {missing})"
+        f" from _aeries_apply w join {table} t on t.school_code = w.school_code"
+        " and t.calendar_date between w.start_date and w.end_date group by w.window_key")
+    return {int(k): (int(n), int(r)) for k, n, r in cur.fetchall()}
+
+
+def apply_pending(warehouse: wh.Warehouse | None = None, guard: DeleteGuard | None = None) -> ApplyResult:
     """Move every fully landed window into the attendance tables (see the module doc)."""
+    guard = guard or DeleteGuard()
     result = ApplyResult()
     with wh.cursor(warehouse) as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('aeries.apply'))")
+        # taken after the lock: applies are ordered, so dbt's "loaded after my newest row" holds
+        cur.execute("select clock_timestamp()")
+        applied_at = cur.fetchone()[0]
         if not _exists(cur, WINDOWS_IN):
             return result
+        final = "coalesce(final, false)" if _has_column(cur, WINDOWS_IN, "final") else "false"
         cur.execute(f"select window_key, school_code, start_date, end_date, as_of, run_id, days, periods,"
-                    f" _dlt_load_id from {WINDOWS_IN}")
+                    f" _dlt_load_id, {final} from {WINDOWS_IN}")
         pending = cur.fetchall()
         if not pending:
             _empty_incoming(cur)
             return result
         day_counts, period_counts = _counts(cur, DAYS_IN), _counts(cur, PERIODS_IN)
         good, bad = _pick(pending, day_counts, period_counts)
-        # More rows than fetched only happens when dlt replayed a load job: keep one copy.
-        replayed = any(day_counts.get(r[0], 0) > r[6] or period_counts.get(r[0], 0) > r[7] for r in good)
-        distinct = "distinct " if replayed else ""
         for row in bad:
             event(log, "aeries_window_discarded", logging.WARNING, school_code=row[1],
                   start_date=row[2], end_date=row[3], reason="incomplete or superseded load")
@@ -163,9 +260,14 @@ def apply_pending(warehouse: wh.Warehouse | None = None) -> ApplyResult:
         if good:
             cur.execute("create temp table _aeries_apply (window_key bigint primary key, school_code bigint,"
                         " start_date date, end_date date, as_of date, run_id text, days integer,"
-                        " periods integer, load_id text) on commit drop")
+                        " periods integer, load_id text, final boolean) on commit drop")
             execute_values(cur, "insert into _aeries_apply values %s", good)
             cur.execute("analyze _aeries_apply")
+            good = _hold_back(cur, good, guard, result)
+        if good:
+            # More rows than fetched only happens when dlt replayed a load job: keep one copy.
+            replayed = any(day_counts.get(r[0], 0) > r[6] or period_counts.get(r[0], 0) > r[7] for r in good)
+            distinct = "distinct " if replayed else ""
             for table in (DAYS, PERIODS):
                 cur.execute(f"delete from {table} t using _aeries_apply w where t.school_code = w.school_code"
                             " and t.calendar_date between w.start_date and w.end_date")
@@ -174,8 +276,8 @@ def apply_pending(warehouse: wh.Warehouse | None = None) -> ApplyResult:
                     f"insert into {DAYS} (school_code, student_id, calendar_date, all_day_attendance_code,"
                     " _loaded_at, _dlt_load_id)"
                     f" select {distinct}i.school_code, i.student_id, i.calendar_date,"
-                    " coalesce(i.all_day_attendance_code, ''), now(), w.load_id"
-                    f" from {DAYS_IN} i join _aeries_apply w on w.window_key = i._window_key")
+                    " coalesce(i.all_day_attendance_code, ''), %s, w.load_id"
+                    f" from {DAYS_IN} i join _aeries_apply w on w.window_key = i._window_key", (applied_at,))
                 result.days = cur.rowcount
             if _exists(cur, PERIODS_IN):
                 cur.execute(
@@ -183,15 +285,39 @@ def apply_pending(warehouse: wh.Warehouse | None = None) -> ApplyResult:
                     " attendance_code, _loaded_at, _dlt_load_id)"
                     f" select {distinct}i.school_code, i.student_id, i.calendar_date, i.period,"
                     " i.section_number,"
-                    " coalesce(i.attendance_code, ''), now(), w.load_id"
-                    f" from {PERIODS_IN} i join _aeries_apply w on w.window_key = i._window_key")
+                    " coalesce(i.attendance_code, ''), %s, w.load_id"
+                    f" from {PERIODS_IN} i join _aeries_apply w on w.window_key = i._window_key",
+                    (applied_at,))
                 result.periods = cur.rowcount
             cur.execute(f"insert into {STATE} (window_key, school_code, start_date, end_date, as_of, run_id,"
-                        " days, periods) select window_key, school_code, start_date, end_date, as_of, run_id,"
-                        " days, periods from _aeries_apply on conflict (window_key) do nothing")
+                        " days, periods, final, applied_at) select window_key, school_code, start_date,"
+                        " end_date, as_of, run_id, days, periods, final, %s from _aeries_apply"
+                        " on conflict (window_key) do nothing", (applied_at,))
             result.windows = len(good)
         _empty_incoming(cur)
     return result
+
+
+def _hold_back(cur, good: list[tuple], guard: DeleteGuard, result: ApplyResult) -> list[tuple]:
+    """Count what each window removes; keep back the windows the guard refuses (see DeleteGuard)."""
+    days = _removed(cur, DAYS, DAYS_IN, "student_id, calendar_date")
+    periods = _removed(cur, PERIODS, PERIODS_IN, "student_id, calendar_date, period")
+    kept = []
+    for row in good:
+        existing, removed = days.get(row[0], (0, 0))
+        if guard.holds(existing, removed):
+            result.held_back.append(HeldBack(row[1], row[2], row[3], existing, removed))
+            event(log, "aeries_window_held_back", logging.WARNING, school_code=row[1], start_date=row[2],
+                  end_date=row[3], student_days_held=existing, student_days_removed=removed,
+                  max_share=guard.max_share)
+            continue
+        kept.append(row)
+        result.days_deleted += removed
+        result.periods_deleted += periods.get(row[0], (0, 0))[1]
+    if len(kept) != len(good):
+        keys = [r[0] for r in good if r not in kept]
+        cur.execute("delete from _aeries_apply where window_key = any(%s)", (keys,))
+    return kept
 
 
 def _empty_incoming(cur) -> None:

@@ -38,6 +38,15 @@ class CircuitOpenError(OperatorError):
     """Too many consecutive failures: stop instead of hammering the server."""
 
 
+class RetriesExhaustedError(CircuitOpenError):
+    """One request failed on every attempt (the breaker may still be closed): the caller can
+    give up on that piece of work and go on with the rest."""
+
+    def __init__(self, message: str, fix: str | None = None, reason: str = ""):
+        super().__init__(message, fix)
+        self.reason = reason
+
+
 class TransientHTTPError(Exception):
     """A failure worth retrying (timeout, dropped connection, 429, 5xx, garbled body)."""
 
@@ -144,17 +153,18 @@ class ResilientClient:
         return delay
 
     def request(self, method: str, path: str, *, parse: Callable[[httpx.Response], object] | None = None,
-                **kwargs) -> tuple[httpx.Response, object]:
+                retry_statuses: frozenset[int] = frozenset(), **kwargs) -> tuple[httpx.Response, object]:
         """Send with retries. Returns ``(response, parsed)``; ``parsed`` is ``parse(response)``
         for a 2xx response (a parse error counts as a transient failure) and None otherwise.
-        Non-retryable statuses are returned for the caller to judge."""
+        Non-retryable statuses are returned for the caller to judge; ``retry_statuses`` adds statuses
+        that this call treats as transient (e.g. a 404 on a route that must exist)."""
         last: TransientHTTPError | None = None
         for attempt in range(self.policy.max_attempts):
             self.limiter.wait()
             self.requests += 1
             try:
                 response = self.client.request(method, path, **kwargs)
-                if response.status_code in RETRYABLE_STATUS:
+                if response.status_code in RETRYABLE_STATUS or response.status_code in retry_statuses:
                     raise TransientHTTPError(
                         f"HTTP {response.status_code}",
                         parse_retry_after(response.headers.get("Retry-After")),
@@ -188,8 +198,9 @@ class ResilientClient:
             event(self.log, "http_retry", path=path.split("?")[0], attempt=attempt + 1,
                   reason=last.reason, delay_seconds=round(delay, 2))
             self._sleep(delay)
-        raise CircuitOpenError(
+        raise RetriesExhaustedError(
             f"Giving up on {path.split('?')[0]} after {self.policy.max_attempts} attempts "
             f"(last: {last.reason if last else 'unknown'}).",
             "check the server's health, then rerun: completed work is kept and resumed.",
+            reason=last.reason if last else "unknown",
         )

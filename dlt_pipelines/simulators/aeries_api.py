@@ -29,6 +29,9 @@ from .http_base import Request, Response, SimulatorServer
 DEFAULT_CERT = "5e0c1f9a7b3d4e2f8a6c0b9d1e7f3a52"  # fictional, like the demo's 32-hex certificate
 AERIES_VERSION = "10.24.11.5"
 _SC = r"/api/v5/schools/(?P<sc>-?\d+)"
+# An attendance month is locked this many days after it ends: later than any generated correction
+# (at most 35 days and a weekend after the absence), as Aeries refuses edits to a locked month.
+MONTH_LOCKED_AFTER_DAYS = 40
 
 
 def _dt(day: date | None) -> str | None:
@@ -109,6 +112,19 @@ class AeriesSimulator(SimulatorServer):
         with self._cache_lock:
             self._cache = {k: v for k, v in self._cache.items() if k[-1] == self.today}
         return self.today
+
+    def edit_day(self, school_code: int, student_id: int, day: date, all_day: str | None) -> None:
+        """An office edit made today (visible from today on): see District.edit_day."""
+        self.district.edit_day(school_code, student_id, day, all_day, self.today)
+        self._drop_cache()
+
+    def withdraw(self, school_code: int, student_id: int, leave_date: date) -> None:
+        self.district.withdraw(school_code, student_id, leave_date)
+        self._drop_cache()
+
+    def _drop_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
 
     # -- truth for tests and benchmarks ----------------------------------------------
     def expected_attendance(self, school_code: int, start: date | None = None, end: date | None = None,
@@ -216,7 +232,7 @@ class AeriesSimulator(SimulatorServer):
         month_end: dict[int, date] = {}
         for d in days:
             month_end[d.attendance_month] = d.calendar_date
-        locked_before = self.today - timedelta(days=10)
+        locked_before = self.today - timedelta(days=MONTH_LOCKED_AFTER_DAYS)
         return _json([{
             "TrackHolidays": [], "SchoolCode": sc, "CalendarDayNumber": d.day_number,
             "CalendarDate": _dt(d.calendar_date), "HolidayCode": d.holiday_code,

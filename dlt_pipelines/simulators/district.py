@@ -10,6 +10,7 @@ streamed, so a 50-school year never sits in memory at once.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import random
 import threading
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from .attendance_gen import (
     TARDY_TYPES,
     AbsenceCode,
     Correction,
+    DayCodes,
     Schedule,
     SpanAttendance,
     Traits,
@@ -146,6 +148,10 @@ class District:
         self._student_by_id = {s.student_id: s for s in self.students}
         self._spans: OrderedDict[int, dict[int, _Span]] = OrderedDict()
         self._drift: dict[int, dict[int, str]] = {}
+        # edits made after generation (tests drive nights with them): (school, student, day) ->
+        # [(changed_on, codes or None for "no code")], in the order they were made
+        self._edits: dict[tuple[int, int, date], list[tuple[date, DayCodes | None]]] = {}
+        self._generated_leave: dict[tuple[int, int], date | None] = {}  # leave dates before withdraw()
         self._lock = threading.Lock()
 
     # -- building --------------------------------------------------------------------
@@ -302,9 +308,12 @@ class District:
         sc, sid = enrollment.school_code, enrollment.student_id
         sections = max(2, self.config.students_per_school // 28)
         fall, spring = draw_schedules(self._rng("schedule", sc, sid), sections)
+        # codes are drawn over the span as generated, so a later withdrawal keeps the earlier days
+        generated = dataclasses.replace(enrollment, leave_date=self._generated_leave.get((sc, sid),
+                                                                                         enrollment.leave_date))
+        attendance = generate_span(self._rng("attendance", sc, sid), self.student(sid).traits,
+                                   self._span_days(generated), [p for p, _ in fall], sc, sid)
         days = self._span_days(enrollment)
-        attendance = generate_span(self._rng("attendance", sc, sid), self.student(sid).traits, days,
-                                   [p for p, _ in fall], sc, sid)
         span = _Span(enrollment, days, fall, spring, attendance)
         span.present_fall = tuple((p, s, PRESENT.code) for p, s in fall)
         span.present_spring = tuple((p, s, PRESENT.code) for p, s in spring)
@@ -334,6 +343,8 @@ class District:
             state = span.attendance
             for day in days[lo:hi]:
                 codes = state.as_of(day, as_of)
+                if self._edits:
+                    codes = self._edited(school_code, sid, day, as_of, codes)
                 spring = day >= spring_start
                 if codes is None:
                     if positive:
@@ -350,6 +361,40 @@ class District:
                     else:
                         classes = tuple((p, s, coded[p]) for p, s in schedule if p in coded)
                 yield AttendanceRecord(sid, day, codes.all_day, classes)
+
+    # -- edits (what a school office does after generation; tests replay nights with them) ----
+    def edit_day(self, school_code: int, student_id: int, day: date, all_day: str | None,
+                 changed_on: date) -> None:
+        """From ``changed_on`` on, the student-day reads ``all_day`` (None: no code, the student was
+        there). Refused on a date the student is not enrolled."""
+        span = self._span(school_code, student_id)
+        if span is None or day not in span.days:
+            raise ValueError(f"student {student_id} is not enrolled at {school_code} on {day}")
+        codes = DayCodes(all_day, ()) if all_day else None
+        self._edits.setdefault((school_code, student_id, day), []).append((changed_on, codes))
+
+    def _edited(self, school_code: int, student_id: int, day: date, as_of: date,
+                codes: DayCodes | None) -> DayCodes | None:
+        for changed_on, edited in self._edits.get((school_code, student_id, day), ()):
+            if changed_on <= as_of:
+                codes = edited
+        return codes
+
+    def withdraw(self, school_code: int, student_id: int, leave_date: date,
+                 reason: str = EXIT_PRIVATE) -> None:
+        """The student's span at the school ends on ``leave_date`` (the last enrolled day); the
+        days after it leave the SIS. Only a span still open can be closed."""
+        spans = self._enrollments[school_code]
+        for i, e in enumerate(spans):
+            if e.student_id == student_id and e.leave_date is None and e.enter_date <= leave_date:
+                self._generated_leave.setdefault((school_code, student_id), None)
+                spans[i] = dataclasses.replace(e, leave_date=leave_date, exit_reason_code=reason)
+                by_student = self._by_student[student_id]
+                by_student[by_student.index(e)] = spans[i]
+                with self._lock:
+                    self._spans.pop(school_code, None)
+                return
+        raise ValueError(f"student {student_id} has no open enrollment at {school_code} on {leave_date}")
 
     def iter_corrections(self, school_code: int) -> Iterator[Correction]:
         spans = self._school_spans(school_code)

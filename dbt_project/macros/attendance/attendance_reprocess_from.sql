@@ -1,6 +1,9 @@
 {#-
     First date an incremental attendance model rebuilds (see the docs block
     attendance_incremental_rule). The earliest of:
+      - the first date of a school/date window the Aeries pipeline replaced after the newest
+        `loaded_at_column` in the table (ops.aeries_attendance_windows.applied_at; the raw rows of
+        a window carry the same time), so dates left with no rows are rebuilt too,
       - a date whose raw Aeries rows were loaded after the newest `loaded_at_column` in the table,
       - with correction_window=true, a day correctable now or at the previous build (its
         can_be_corrected flag may have flipped),
@@ -15,7 +18,7 @@
     with sub-selects the planner could not see the bounds and read whole tables: seconds per
     model on a district, minutes on a large one.
 -#}
-{% macro attendance_reprocess_from(loaded_at_column, raw_tables, correction_window=false) -%}
+{% macro attendance_reprocess_from(loaded_at_column, raw_tables, correction_window=false, windows_table=none) -%}
     {%- if not (is_incremental() and execute) -%}
         '-infinity'::date
     {%- else -%}
@@ -35,6 +38,14 @@
                     ~ " where _loaded_at > '" ~ newest_load ~ "'::timestamptz"
                 ) -%}
             {%- endfor -%}
+            {#- every date of a school/date window the pipeline replaced since, rows left or not:
+                a date whose only absence was cleared lands no row, but its window does -#}
+            {%- if windows_table is not none -%}
+                {%- do candidates.append(
+                    "select min(start_date) from " ~ windows_table
+                    ~ " where applied_at > '" ~ (newest_load or '-infinity') ~ "'::timestamptz"
+                ) -%}
+            {%- endif -%}
             {%- if correction_window -%}
                 {%- do candidates.append(
                     "select min(calendar_date) from " ~ ref('int_attendance__instructional_days')
@@ -56,14 +67,20 @@
 {%- endmacro %}
 
 {#- The same boundary, from the model's config (reprocess_loaded_at, reprocess_sources,
-    reprocess_correction_window), so the model and the replace_from_date strategy agree. -#}
+    reprocess_correction_window), so the model and the replace_from_date strategy agree. Models
+    using it declare `-- depends_on: source('ops', 'aeries_attendance_windows')`. -#}
 {% macro attendance_reprocess_from_config() -%}
     {%- set raw_tables = [] -%}
     {%- for name in config.get('reprocess_sources', []) -%}
         {%- do raw_tables.append(source('aeries', name)) -%}
     {%- endfor -%}
+    {%- set windows = source('ops', 'aeries_attendance_windows') -%}
+    {%- if execute and adapter.get_relation(windows.database, windows.schema, windows.identifier) is none -%}
+        {%- set windows = none -%}
+    {%- endif -%}
     {{ attendance_reprocess_from(
-        config.get('reprocess_loaded_at'), raw_tables, config.get('reprocess_correction_window', false)
+        config.get('reprocess_loaded_at'), raw_tables, config.get('reprocess_correction_window', false),
+        windows
     ) }}
 {%- endmacro %}
 

@@ -24,6 +24,7 @@
     date from the earliest one whose raw rows were loaded after the newest load already here. -#}
 -- depends_on: {{ source('aeries', 'attendance_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
+-- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
 with
 
 days as (

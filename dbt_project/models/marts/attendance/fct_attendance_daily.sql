@@ -20,6 +20,7 @@
 -- depends_on: {{ ref('int_attendance__instructional_days') }}
 -- depends_on: {{ source('aeries', 'attendance_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
+-- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
 {% set min_periods = var('attendance_min_scheduled_periods', 6) | int %}
 
 with

@@ -18,6 +18,7 @@
 {#- docs block fct_attendance_periods_rules; incremental by whole dates, as fct_attendance_daily -#}
 -- depends_on: {{ ref('int_attendance__instructional_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
+-- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
 with
 
 periods as (

@@ -1,13 +1,11 @@
 {#-
     One row per school, grade, school year and i-Ready test window (window dates from seed
     iready_test_windows). Attendance figures come from fct_attendance_daily: enrollment and
-    average daily attendance inside the window; chronic absence and attendance tiers
-    year-to-date at the window's end (same definitions as fct_attendance_student_year). i-Ready
+    average daily attendance inside the window; chronic absence and attendance tiers are the
+    students' year-to-date status read from fct_attendance_student_year, which owns the rule. i-Ready
     figures use each student's latest diagnostic in the window, attributed to the school and
     grade the student attended during the window.
 -#}
-{%- set threshold = var('chronic_absence_threshold', 0.10) -%}
-{%- set min_days = var('chronic_min_days_enrolled', 31) | int -%}
 
 with
 
@@ -24,9 +22,9 @@ test_windows as (
 
 ),
 
-tiers as (
+student_year as (
 
-    select * from {{ ref('attendance_tiers') }}
+    select * from {{ ref('fct_attendance_student_year') }}
 
 ),
 
@@ -67,7 +65,6 @@ window_days as (
         daily.school_code,
         daily.school_year,
         windows.test_window,
-        windows.end_date,
         daily.calendar_date,
         daily.grade_level,
         daily.is_present
@@ -87,7 +84,6 @@ window_students as (
         school_code,
         school_year,
         test_window,
-        max(end_date) as end_date,
         (array_agg(grade_level order by calendar_date desc))[1] as grade_level,
         count(*) as days_enrolled_in_window,
         count(*) filter (where is_present) as days_present_in_window
@@ -96,51 +92,20 @@ window_students as (
 
 ),
 
-year_to_date as (
-
-    select
-        window_students.student_id,
-        window_students.school_code,
-        window_students.school_year,
-        window_students.test_window,
-        count(*) as days_enrolled,
-        count(*) filter (where daily.is_full_day_absent) as days_absent
-    from window_students
-    inner join daily
-        on
-            window_students.student_id = daily.student_id
-            and window_students.school_code = daily.school_code
-            and window_students.school_year = daily.school_year
-            and window_students.end_date >= daily.calendar_date
-    group by
-        window_students.student_id,
-        window_students.school_code,
-        window_students.school_year,
-        window_students.test_window
-
-),
-
 student_window_attendance as (
 
+    {#- chronic absence and the tier have one owner, fct_attendance_student_year (year to date) #}
     select
         window_students.*,
-        year_to_date.days_enrolled >= {{ min_days }} as is_chronic_absence_eligible,
-        (
-            year_to_date.days_enrolled >= {{ min_days }}
-            and year_to_date.days_absent >= {{ threshold }}::numeric * year_to_date.days_enrolled
-        ) as is_chronically_absent,
-        tiers.tier_name as attendance_tier
+        student_year.is_chronic_absence_eligible,
+        student_year.is_chronically_absent,
+        student_year.attendance_tier
     from window_students
-    inner join year_to_date
+    inner join student_year
         on
-            window_students.student_id = year_to_date.student_id
-            and window_students.school_code = year_to_date.school_code
-            and window_students.school_year = year_to_date.school_year
-            and window_students.test_window = year_to_date.test_window
-    left join tiers
-        on
-            100.0 * year_to_date.days_absent / year_to_date.days_enrolled >= tiers.min_absence_pct
-            and 100.0 * year_to_date.days_absent / year_to_date.days_enrolled < tiers.max_absence_pct
+            window_students.student_id = student_year.student_id
+            and window_students.school_code = student_year.school_code
+            and window_students.school_year = student_year.school_year
 
 ),
 
