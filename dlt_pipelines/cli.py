@@ -45,16 +45,35 @@ def run(argv: list[str] | None = None) -> int:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)
     except OperatorError as exc:
-        print(f"error: {redact(exc.message)}", file=sys.stderr)
-        if exc.fix:
-            print(f"fix: {redact(exc.fix)}", file=sys.stderr)
-        return exc.exit_code
+        return _operator_error(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if os.environ.get("SCHOOLDATA_DEBUG") == "1":
             raise
+        cause = _operator_cause(exc)
+        if cause is not None:  # e.g. raised inside a dlt resource and wrapped by dlt
+            return _operator_error(cause)
         print(f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:500]}", file=sys.stderr)
         print("fix: rerun with SCHOOLDATA_DEBUG=1 for the full traceback.", file=sys.stderr)
         return 1
+
+
+def _operator_error(exc: OperatorError) -> int:
+    print(f"error: {redact(exc.message)}", file=sys.stderr)
+    if exc.fix:
+        print(f"fix: {redact(exc.fix)}", file=sys.stderr)
+    return exc.exit_code
+
+
+def _operator_cause(exc: BaseException) -> OperatorError | None:
+    """The OperatorError a library wrapped (dlt wraps what a resource raises), if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OperatorError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None

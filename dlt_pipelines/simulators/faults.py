@@ -21,6 +21,9 @@ class FaultSettings:
     timeout_seconds: float = 5.0
     drop_rate: float = 0.0         # close the connection without a response
     malformed_rate: float = 0.0    # 200 with a truncated JSON body
+    not_found_rate: float = 0.0    # 404 with a JSON message, as Aeries sends for a missing object
+    empty_rate: float = 0.0        # 200 with an empty JSON array (a server that lost its data)
+    path_contains: str = ""        # inject only on request paths containing this (case-sensitive)
     reject_credentials: bool = False  # every authenticated request is refused
     seed: int = 7
 
@@ -46,14 +49,17 @@ class FaultInjector:
             self.settings = settings
             self._rng = random.Random(settings.seed)
 
-    def draw(self) -> str | None:
-        """One of 'error', 'rate_limit', 'timeout', 'drop', 'malformed' or None."""
+    def draw(self, path: str = "") -> str | None:
+        """One of 'error', 'rate_limit', 'timeout', 'drop', 'malformed', 'not_found', 'empty' or None."""
         with self._lock:
             s = self.settings
+            if s.path_contains and s.path_contains not in path:
+                return None
             roll = self._rng.random()
             for name, rate in (("error", s.error_rate), ("rate_limit", s.rate_limit_rate),
                                ("timeout", s.timeout_rate), ("drop", s.drop_rate),
-                               ("malformed", s.malformed_rate)):
+                               ("malformed", s.malformed_rate), ("not_found", s.not_found_rate),
+                               ("empty", s.empty_rate)):
                 if roll < rate:
                     self.injected[name] = self.injected.get(name, 0) + 1
                     return name

@@ -114,7 +114,7 @@ class SimulatorServer:
                     query={k.lower(): v[-1] for k, v in parse_qs(split.query).items()},
                     headers={k.lower(): v for k, v in self.headers.items()}, body=body,
                 )
-                fault = server.faults.draw()
+                fault = server.faults.draw(split.path)
                 settings = server.faults.settings
                 if settings.latency_ms:
                     time.sleep(settings.latency_ms / 1000)
@@ -126,6 +126,8 @@ class SimulatorServer:
                     time.sleep(settings.timeout_seconds)
                 if fault == "error":
                     return self._send(Response.json({"Message": "An error has occurred."}, 503))
+                if fault == "not_found":
+                    return self._send(Response.json({"Message": "No HTTP resource was found."}, 404))
                 if fault == "rate_limit":
                     return self._send(Response.json(
                         {"Message": "Too many requests."}, 429,
@@ -134,6 +136,8 @@ class SimulatorServer:
                     response = server.dispatch(request)
                 except Exception as exc:  # a simulator bug must show, not hang the client
                     response = Response.json({"Message": f"simulator error: {exc}"}, 500)
+                if fault == "empty" and response.status == 200 and not response.fault_exempt:
+                    response = Response(200, b"[]", response.headers)
                 if fault == "malformed" and response.status == 200 and not response.fault_exempt:
                     response = Response(200, response.body[: max(1, len(response.body) // 2)],
                                         response.headers)

@@ -336,3 +336,89 @@ def test_landed_but_unapplied_windows_are_applied_not_fetched_again(sim_env):
     assert sum(1 for w in windows if w[3] == "crashed-run") == 3
     (requests,), = sql("select requests from ops.sync_runs where status = 'sync_ok'")
     assert requests == 2 + 2 * 5 + (total - 3)
+
+
+# -- deletes: only a 200 with an array may remove rows, and never too many at once --------------
+
+def _last_run() -> tuple[str, dict]:
+    status, counts = sql("select status, counts from ops.sync_runs order by started_at desc limit 1")[0]
+    return status, counts
+
+
+@pytest.mark.parametrize("fault", ["not_found_rate", "error_rate", "malformed_rate"])
+def test_a_failed_attendance_answer_never_removes_a_row(sim_env, monkeypatch, fault):
+    from dlt_pipelines.common.errors import OperatorError
+
+    monkeypatch.setenv("AERIES_MAX_ATTEMPTS", "3")  # the windows fail one by one, the breaker stays shut
+    sim = sim_env()
+    assert run_cli() == 0
+    before = landed()
+    windows_before = sql("select count(*) from ops.aeries_attendance_windows")[0][0]
+    sim.advance_day(3)
+    sim.set_faults(FaultSettings(**{fault: 1.0}, path_contains="/attendance"))
+    with pytest.raises(OperatorError, match="failed on every attempt"):
+        run_cli()
+    assert landed() == before, "nothing was deleted or replaced"
+    assert sql("select count(*) from ops.aeries_attendance_windows")[0][0] == windows_before
+    status, counts = _last_run()
+    assert status == "sync_fail"
+    assert counts["attendance_windows_failed"] >= 2 and counts.get("attendance_days_deleted", 0) == 0
+    # the dimensions still loaded; once Aeries answers again the next run catches up
+    sim.set_faults(FaultSettings())
+    assert run_cli() == 0
+    assert_matches(truth(sim.district, sim.today), landed())
+
+
+def test_an_open_breaker_on_attendance_removes_nothing_and_says_so(sim_env, capsys):
+    sim = sim_env()
+    assert run_cli() == 0
+    before = landed()
+    sim.advance_day(3)
+    sim.set_faults(FaultSettings(not_found_rate=1.0, path_contains="/attendance"))
+    assert dispatcher.run(["aeries", "--rate-limit", "0", "--chunk-days", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "consecutive failed requests" in err and "unexpected" not in err
+    sim.set_faults(FaultSettings())
+    assert landed() == before
+    assert _last_run()[0] == "sync_fail"
+
+
+def test_a_window_that_would_empty_a_school_is_held_back_until_allowed(sim_env):
+    from dlt_pipelines.common.errors import OperatorError
+
+    sim = sim_env()
+    assert run_cli() == 0
+    before = landed()
+    positive_before = [r for r in before[0] if r[0] == 102]
+    sim.advance_day(1)
+    sim.set_faults(FaultSettings(empty_rate=1.0, path_contains="/schools/102/attendance"))
+    with pytest.raises(OperatorError, match="held back") as err:
+        run_cli()
+    assert "--allow-mass-delete" in err.value.fix
+    assert [r for r in landed()[0] if r[0] == 102] == positive_before
+    status, counts = _last_run()
+    assert status == "sync_fail" and counts["attendance_windows_held_back"] >= 1
+    # the operator confirms: the (simulated) emptied school's window is applied and counted
+    assert run_cli("--allow-mass-delete") == 0
+    after = landed()
+    removed = {r[:3] for r in before[0]} - {r[:3] for r in after[0]}
+    assert removed and all(r[0] == 102 for r in removed)
+    assert _last_run()[1]["attendance_days_deleted"] == len(removed)
+
+
+def test_refetch_reaches_a_late_correction_the_same_day(sim_env):
+    sim = sim_env()
+    assert run_cli() == 0
+    district = sim.district
+    # an absence recorded three weeks ago is cleared today: past the 7-day lookback
+    day = TODAY - timedelta(days=21)
+    coded = [r for r in district.attendance(101, day, day, as_of=TODAY) if r.all_day_code]
+    assert coded, "the seed has an all-day absence on that date"
+    sim.edit_day(101, coded[0].student_id, coded[0].calendar_date, None)
+    assert run_cli("--lookback-days", "30") == 0  # settled today: nothing to fetch
+    assert _last_run()[1].get("attendance_windows", 0) == 0
+    assert landed() != truth(district, TODAY)
+    assert run_cli("--refetch", "--start-date", str(day), "--end-date", str(day)) == 0
+    assert_matches(truth(district, TODAY), landed())
+    counts = _last_run()[1]
+    assert counts["attendance_windows"] == 2 and counts["attendance_days_deleted"] == 1

@@ -258,3 +258,47 @@ def test_unknown_host_stops_at_once_with_the_fix():
         client.system_info()
     assert len(calls) == 1
     assert "could not be found" in err.value.message and "base URL" in err.value.fix
+
+
+# -- attendance: the one route whose answer deletes data -------------------------------------
+
+@pytest.mark.parametrize("answer", [
+    json_response({"Message": "No HTTP resource was found."}, 404),
+    json_response({"Message": "An error has occurred."}, 503),
+    httpx.Response(200, content=b'[{"StudentID": 1, "AttendanceDays": [{"Calend',
+                   headers={"Content-Type": "application/json"}),
+    httpx.Response(200, content=b"", headers={"Content-Type": "application/json"}),
+    json_response({"Message": "not a list"}),
+], ids=["404", "503", "truncated", "empty-bytes", "object"])
+def test_attendance_never_reads_a_failed_answer_as_empty(answer):
+    from dlt_pipelines.aeries.attendance import parse_body
+    from dlt_pipelines.common.http import RetriesExhaustedError
+
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return answer
+
+    for parse in (None, parse_body):
+        calls.clear()
+        with make_client(handler) as client, pytest.raises(RetriesExhaustedError) as err:
+            client.attendance(101, date(2024, 9, 2), date(2024, 9, 6), parse_body=parse)
+        assert len(calls) == 4, "retried up to max_attempts, then failed"
+        assert err.value.reason
+
+
+def test_attendance_200_with_an_empty_array_is_an_empty_window():
+    from dlt_pipelines.aeries.attendance import parse_body
+
+    with make_client(lambda r: json_response([])) as client:
+        assert client.attendance(101, date(2024, 9, 2), date(2024, 9, 6)) == []
+        body = client.attendance(101, date(2024, 9, 2), date(2024, 9, 6), parse_body=parse_body)
+        assert body.nested is not None and body.nested.num_rows == 0
+
+
+def test_attendance_404_then_200_is_retried_into_the_answer():
+    answers = iter([json_response({"Message": "none"}, 404), json_response([{"StudentID": 7}])])
+    with make_client(lambda r: next(answers)) as client:
+        assert client.attendance(101, date(2024, 9, 2), date(2024, 9, 6)) == [{"StudentID": 7}]
+        assert client.retries == 1

@@ -93,3 +93,36 @@ def test_gaps_and_other_schools_are_planned_independently():
 def test_batches_keep_order():
     items = list(range(7))
     assert batches(items, 3) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+# -- refetch (the sweep) and locked months ---------------------------------------------------
+
+def test_refetch_plans_dates_settled_today_the_same_day():
+    today = date(2024, 10, 15)
+    full = plan_windows([101], date(2024, 8, 15), date(2025, 6, 12), today, 30, 7)
+    fetched = done(full, today)
+    assert plan_windows([101], date(2024, 8, 15), date(2025, 6, 12), today, 30, 30, fetched) == []
+    again = plan_windows([101], date(2024, 9, 1), date(2024, 9, 30), today, 30, 7, fetched, refetch=True)
+    assert [(w.start, w.end) for w in again] == [(date(2024, 9, 1), date(2024, 9, 30))]
+
+
+def test_windows_split_where_the_month_lock_changes_and_final_dates_are_never_refetched():
+    today = date(2024, 12, 2)
+    locked = {101: {date(2024, 8, 15) + timedelta(days=i) for i in range(60)}}  # through Oct 13
+    plan = plan_windows([101], date(2024, 8, 15), date(2024, 11, 30), today, 30, 7, locked=locked)
+    assert all(w.final == (w.end <= date(2024, 10, 13)) for w in plan)
+    assert any(w.end == date(2024, 10, 13) for w in plan), "a window ends where the lock ends"
+    fetched = [FetchedWindow(w.school_code, w.start, w.end, today, w.final) for w in plan]
+    sweep = plan_windows([101], date(2024, 8, 15), date(2024, 11, 30), today, 30, 7, fetched,
+                         refetch=True, locked=locked)
+    assert sweep and min(w.start for w in sweep) == date(2024, 10, 14)
+    assert not any(w.final for w in sweep)
+
+
+def test_a_locked_month_fetched_before_it_locked_is_fetched_again_by_the_sweep():
+    earlier = date(2024, 9, 20)
+    fetched = done(plan_windows([101], date(2024, 8, 15), date(2024, 9, 20), earlier, 30, 7), earlier)
+    locked = {101: {date(2024, 8, 15) + timedelta(days=i) for i in range(17)}}  # Aug 15-31
+    sweep = plan_windows([101], date(2024, 8, 15), date(2024, 9, 20), date(2024, 10, 30), 30, 7, fetched,
+                         refetch=True, locked=locked)
+    assert sweep[0] == Window(date(2024, 8, 15), 101, date(2024, 8, 31), True)
