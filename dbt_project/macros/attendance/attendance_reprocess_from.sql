@@ -84,11 +84,50 @@
     ) }}
 {%- endmacro %}
 
+{#- Students of fct_attendance_daily whose every row must be rebuilt: their schedule length (the
+    most periods ever recorded for them at the school, which sets periods_scheduled on every day)
+    differs from the one their rows were built with. Rendered as a VALUES list, or none. Only
+    models with config reprocess_schedule_students=true; none on a full build. -#}
+{% macro attendance_reprocess_students() -%}
+    {%- if not (is_incremental() and execute and config.get('reprocess_schedule_students', false)) -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- set min_periods = var('attendance_min_scheduled_periods', 6) | int -%}
+    {%- set rows = run_query(
+        "select built.school_code, built.student_id from (select school_code, student_id,"
+        ~ " max(periods_scheduled) as scheduled, bool_or(is_negative_attendance) as is_negative from " ~ this
+        ~ " where is_period_attendance group by school_code, student_id) as built"
+        ~ " left join (select school_code, student_id, max(periods_recorded) as recorded from "
+        ~ ref('int_attendance__day_codes') ~ " group by school_code, student_id) as now"
+        ~ " on built.school_code = now.school_code and built.student_id = now.student_id"
+        ~ " where greatest(coalesce(now.recorded, 0), case when built.is_negative then "
+        ~ min_periods ~ " else 0 end)"
+        ~ " is distinct from built.scheduled"
+    ).rows -%}
+    {%- if rows | length == 0 -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- set pairs = [] -%}
+    {%- for row in rows -%}
+        {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
+    {%- endfor -%}
+    {%- do return("values " ~ pairs | join(", ")) -%}
+{%- endmacro %}
+
 {#- The row filter of an incremental attendance model: every row on a full build (no predicate,
-    so the planner sees the plain join), dates from the reprocess boundary (a literal) otherwise. -#}
-{% macro attendance_reprocess_filter(date_column) -%}
+    so the planner sees the plain join), dates from the reprocess boundary (a literal) otherwise,
+    plus every date of the students attendance_reprocess_students() names. `alias` qualifies the
+    key columns (school_code, student_id). -#}
+{% macro attendance_reprocess_filter(date_column, alias=none) -%}
     {%- if is_incremental() -%}
-        {{ date_column }} >= {{ attendance_reprocess_from_config() }}
+        {%- set students = attendance_reprocess_students() -%}
+        {%- if students is none -%}
+            {{ date_column }} >= {{ attendance_reprocess_from_config() }}
+        {%- else -%}
+            {%- set prefix = (alias ~ '.') if alias else '' -%}
+            ({{ date_column }} >= {{ attendance_reprocess_from_config() }}
+            or ({{ prefix }}school_code, {{ prefix }}student_id) in ({{ students }}))
+        {%- endif -%}
     {%- else -%}
         true
     {%- endif -%}

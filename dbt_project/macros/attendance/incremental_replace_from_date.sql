@@ -3,14 +3,20 @@
     every row dated on or after the model's reprocess boundary (attendance_reprocess_from_config,
     evaluated before the delete, so it equals the boundary the batch was built from), then insert
     the batch. Unlike delete+insert on a key, rows that vanished from the source (cleared
-    absences, a shortened enrollment span) vanish from the table too.
+    absences, a shortened enrollment span) vanish from the table too. Students named by
+    attendance_reprocess_students() (a changed schedule length) lose and regain every row.
 -#}
 {% macro get_incremental_replace_from_date_sql(arg_dict) -%}
     {%- set target = arg_dict["target_relation"] -%}
     {%- set source = arg_dict["temp_relation"] -%}
     {%- set columns = arg_dict["dest_columns"] | map(attribute="quoted") | join(", ") -%}
+    {%- set students = attendance_reprocess_students() %}
     delete from {{ target }}
-    where calendar_date >= ({{ attendance_reprocess_from_config() }});
+    where
+        calendar_date >= ({{ attendance_reprocess_from_config() }})
+        {%- if students is not none %}
+            or (school_code, student_id) in ({{ students }})
+        {%- endif %};
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }}

@@ -6,6 +6,7 @@
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
         reprocess_correction_window=true,
+        reprocess_schedule_students=true,
         on_schema_change='fail',
         indexes=[
             {'columns': ['school_code', 'calendar_date']},
@@ -28,13 +29,13 @@ with
 spine as (
     select student_days.*
     from {{ ref('int_attendance__student_days') }} as student_days
-    where {{ attendance_reprocess_filter('student_days.calendar_date') }}
+    where {{ attendance_reprocess_filter('student_days.calendar_date', 'student_days') }}
 ),
 
 day_codes as (
     select day_codes.*
     from {{ ref('int_attendance__day_codes') }} as day_codes
-    where {{ attendance_reprocess_filter('day_codes.calendar_date') }}
+    where {{ attendance_reprocess_filter('day_codes.calendar_date', 'day_codes') }}
 ),
 
 categories as (
