@@ -11,7 +11,7 @@ BENCH_JSON ?= bench/results/latest.json
 PYTEST_ARGS ?=
 
 .PHONY: help setup db-up db-down db-status db-env simulate demo extract extract-aeries \
-	extract-iready extract-bakalari sync-bakalari transform freshness quality docs docs-serve \
+	extract-iready extract-bakalari sync-bakalari sweep-aeries transform freshness quality docs docs-serve \
 	lint test unit-test bench clean clean-db
 
 help: ## list the targets
@@ -47,6 +47,9 @@ extract: extract-aeries extract-iready extract-bakalari ## run every source
 
 extract-aeries: $(STAMP) ## load Aeries SIS (ARGS="--school-code 101 --dry-run")
 	@$(CLI) aeries $(ARGS)
+
+sweep-aeries: $(STAMP) ## weekly: refetch the year's attendance for late corrections (locked months skipped)
+	@$(CLI) aeries --refetch $(ARGS)
 
 extract-iready: $(STAMP) ## load i-Ready diagnostic exports (ARGS="--source-url ...")
 	@$(CLI) iready $(ARGS)

@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.audit import SyncRun
-from dlt_pipelines.common.errors import ConfigError, LockBusyError, OperatorError
+from dlt_pipelines.common.errors import ConfigError, OperatorError
+from dlt_pipelines.common.locks import source_lock
 from dlt_pipelines.common.logs import event, get_logger
 from dlt_pipelines.common.settings import pipelines_dir
 
@@ -140,22 +141,6 @@ def make_plan(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse
     return Plan(today, codes, windows, _dimension_requests(options, len(codes)), state_known)
 
 
-@contextlib.contextmanager
-def run_lock(warehouse: wh.Warehouse):
-    """One Aeries run at a time per warehouse (a session advisory lock, freed if we die)."""
-    conn = wh.connect(warehouse)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("select pg_try_advisory_lock(hashtext('aeries.run'))")
-            if not cur.fetchone()[0]:
-                raise LockBusyError("Another Aeries run is loading this warehouse.",
-                                    "wait for it to finish (see ops.sync_runs), then rerun.")
-        yield
-    finally:
-        conn.close()
-
-
 def open_client(options: RunOptions, settings: cfg.AeriesSettings | None = None) -> AeriesClient:
     settings = settings or cfg.load_settings(options.rate_limit)
     return AeriesClient(settings, database_year=cfg.school_year_of(options.start_date))
@@ -189,7 +174,7 @@ def run(options: RunOptions) -> dict:
     limit_memory_growth()
     warehouse = wh.resolve()
     school_year = cfg.school_year_of(options.start_date)
-    with open_client(options, settings) as client, run_lock(warehouse), \
+    with open_client(options, settings) as client, source_lock(warehouse, cfg.SOURCE_NAME, "Aeries"), \
             SyncRun(cfg.SOURCE_NAME, options.parameters(), warehouse) as sync:
         try:
             _info, schools_payload, today = check_connection(client)

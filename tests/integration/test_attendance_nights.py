@@ -287,8 +287,9 @@ def test_every_night_leaves_raw_models_and_history_right(world, night):
     _assert_history(world, before, after)
 
     for kind, _, _, day in made:
-        if kind != "clear_only":
-            continue
+        if kind != "clear_only" or any(True for sc in SCHOOLS for _ in sim.district.attendance(
+                sc, day, day, as_of=sim.today)):
+            continue  # (a later edit of the night put an absence back on that date)
         # the named case: the date has no raw row left, and the marts know every absence is gone
         assert not _sql("select 1 from raw_aeries.attendance_days where calendar_date = %s", (day,))
         assert _sql("select count(*) from marts.fct_attendance_daily where calendar_date = %s"

@@ -86,23 +86,34 @@
 
 {#- Students of fct_attendance_daily whose every row must be rebuilt: their schedule length (the
     most periods ever recorded for them at the school, which sets periods_scheduled on every day)
-    differs from the one their rows were built with. Rendered as a VALUES list, or none. Only
-    models with config reprocess_schedule_students=true; none on a full build. -#}
+    differs from the one their rows were built with. Only a student whose day codes changed can
+    change it: one with a day-code row loaded since the table's newest load, or with a coded day
+    in the reprocessed dates (a cleared one included), so only those are compared, by index.
+    Rendered as a VALUES list, or none. Models with config reprocess_schedule_students=true only;
+    none on a full build. -#}
 {% macro attendance_reprocess_students() -%}
     {%- if not (is_incremental() and execute and config.get('reprocess_schedule_students', false)) -%}
         {%- do return(none) -%}
     {%- endif -%}
     {%- set min_periods = var('attendance_min_scheduled_periods', 6) | int -%}
+    {%- set day_codes = ref('int_attendance__day_codes') -%}
+    {%- set newest_load = run_query("select max(source_loaded_at)::text from " ~ this).rows[0][0] -%}
+    {%- set changed -%}
+        select school_code, student_id from {{ day_codes }}
+        where loaded_at > '{{ newest_load or "-infinity" }}'::timestamptz
+        union
+        select school_code, student_id from {{ this }}
+        where calendar_date >= {{ attendance_reprocess_from_config() }} and period_codes is not null
+    {%- endset -%}
     {%- set rows = run_query(
-        "select built.school_code, built.student_id from (select school_code, student_id,"
-        ~ " max(periods_scheduled) as scheduled, bool_or(is_negative_attendance) as is_negative from " ~ this
-        ~ " where is_period_attendance group by school_code, student_id) as built"
-        ~ " left join (select school_code, student_id, max(periods_recorded) as recorded from "
-        ~ ref('int_attendance__day_codes') ~ " group by school_code, student_id) as now"
-        ~ " on built.school_code = now.school_code and built.student_id = now.student_id"
-        ~ " where greatest(coalesce(now.recorded, 0), case when built.is_negative then "
-        ~ min_periods ~ " else 0 end)"
-        ~ " is distinct from built.scheduled"
+        "select changed.school_code, changed.student_id from (" ~ changed ~ ") as changed"
+        ~ " cross join lateral (select max(periods_scheduled) as scheduled, bool_or(is_negative_attendance)"
+        ~ " as is_negative from " ~ this ~ " as built where built.student_id = changed.student_id"
+        ~ " and built.school_code = changed.school_code and built.is_period_attendance) as built"
+        ~ " cross join lateral (select max(periods_recorded) as recorded from " ~ day_codes ~ " as now"
+        ~ " where now.school_code = changed.school_code and now.student_id = changed.student_id) as now"
+        ~ " where built.scheduled is not null and greatest(coalesce(now.recorded, 0),"
+        ~ " case when built.is_negative then " ~ min_periods ~ " else 0 end) is distinct from built.scheduled"
     ).rows -%}
     {%- if rows | length == 0 -%}
         {%- do return(none) -%}

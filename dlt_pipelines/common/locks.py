@@ -1,0 +1,56 @@
+"""One run at a time per source and warehouse: a Postgres session advisory lock.
+
+The lock lives in the warehouse, so it holds across checkouts and machines that load the same
+warehouse, and Postgres frees it when the holding session ends (a killed run included). Every
+source takes it the same way::
+
+    with source_lock(warehouse, "aeries"):
+        ...
+
+A second run exits at once with :class:`LockBusyError` (exit status 3) and one sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from . import warehouse as wh
+from .errors import LockBusyError
+
+LOCK_NAMESPACE = "schooldata.run"
+
+
+def lock_key(source: str) -> str:
+    """The text hashed into the advisory lock key (``hashtext``) for a source."""
+    return f"{LOCK_NAMESPACE}.{source}"
+
+
+def is_locked(warehouse: wh.Warehouse | None, source: str) -> bool:
+    """Whether some session holds the source's lock right now (used to spot abandoned runs)."""
+    with wh.cursor(warehouse) as cur:
+        cur.execute("select pg_try_advisory_lock(hashtext(%s))", (lock_key(source),))
+        free = cur.fetchone()[0]
+        if free:
+            cur.execute("select pg_advisory_unlock(hashtext(%s))", (lock_key(source),))
+    return not free
+
+
+@contextlib.contextmanager
+def source_lock(warehouse: wh.Warehouse | None, source: str, what: str | None = None) -> Iterator[None]:
+    """Hold the source's run lock for the block, on a connection of its own."""
+    conn = wh.connect(warehouse)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select pg_try_advisory_lock(hashtext(%s))", (lock_key(source),))
+            if not cur.fetchone()[0]:
+                raise LockBusyError(
+                    f"Another {what or source} run is loading this warehouse; this run exits without "
+                    "doing anything.",
+                    "nothing to do: wait for it to finish (see ops.sync_runs) or let the next scheduled "
+                    "run pick the work up.",
+                )
+        yield
+    finally:
+        conn.close()
