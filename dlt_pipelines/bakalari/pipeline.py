@@ -15,15 +15,15 @@ from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.audit import SyncRun
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.http import RetryPolicy
+from dlt_pipelines.common.locks import source_lock
 from dlt_pipelines.common.logs import event, get_logger
 from dlt_pipelines.common.settings import pipelines_dir
 
 from . import bakalari
 from .changes import classify, read_stored
 from .client import BakalariClient, ConnectorClient
-from .lock import exclusive
 from .roster import ORDER, read_roster
-from .settings import DATASET_NAME, PIPELINE_NAME, SOURCE, BakalariSettings, lock_path
+from .settings import DATASET_NAME, PIPELINE_NAME, SOURCE, BakalariSettings
 
 log = get_logger(SOURCE)
 
@@ -33,7 +33,7 @@ def sync(settings: BakalariSettings, *, dry_run: bool = False, allow_empty: bool
          policy: RetryPolicy | None = None, dataset: str = DATASET_NAME,
          emit: Callable[[dict], None] | None = None) -> dict:
     """Run one sync and return its summary (also handed to ``emit``, even when it fails)."""
-    with exclusive(lock_path()):
+    with source_lock(warehouse, SOURCE, "Bakaláři sync"):
         run = SyncRun(SOURCE, {"host": settings.host, "dry_run": dry_run,
                                "data_connector": settings.connector}, warehouse)
         try:

@@ -11,12 +11,11 @@ The password and every token are registered with the log redactor and never prin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
 from dlt_pipelines.common.errors import ConfigError
 from dlt_pipelines.common.logs import register_secret
-from dlt_pipelines.common.settings import env, local_dir
+from dlt_pipelines.common.settings import env
 
 PIPELINE_NAME = "bakalari"
 DATASET_NAME = "raw_bakalari"
@@ -107,7 +106,3 @@ class BakalariSettings:
                    connector_username=connector_username, connector_password=connector_password)
 
 
-def lock_path() -> Path:
-    path = local_dir() / "locks"
-    path.mkdir(parents=True, exist_ok=True)
-    return path / "bakalari.lock"

@@ -7,7 +7,10 @@ source takes it the same way::
     with source_lock(warehouse, "aeries"):
         ...
 
-A second run exits at once with :class:`LockBusyError` (exit status 3) and one sentence.
+A second run exits at once with :class:`LockBusyError` (exit status 3) and one sentence. The
+holder then closes any audit row of the source still marked ``running``: no other run can hold
+the lock, so such a row belongs to a run that was killed or crashed (``sync_fail``, reason
+"abandoned").
 """
 
 from __future__ import annotations
@@ -17,8 +20,13 @@ from collections.abc import Iterator
 
 from . import warehouse as wh
 from .errors import LockBusyError
+from .logs import event, get_logger
 
 LOCK_NAMESPACE = "schooldata.run"
+ABANDONED = ("abandoned: the run stopped without finishing (killed or crashed); found by a later "
+             "run of the same source holding the run lock")
+
+log = get_logger("locks")
 
 
 def lock_key(source: str) -> str:
@@ -51,6 +59,22 @@ def source_lock(warehouse: wh.Warehouse | None, source: str, what: str | None = 
                     "nothing to do: wait for it to finish (see ops.sync_runs) or let the next scheduled "
                     "run pick the work up.",
                 )
+            _close_abandoned(cur, source)
         yield
     finally:
         conn.close()
+
+
+def _close_abandoned(cur, source: str) -> None:
+    """Mark the source's runs left ``running`` as failed (we hold the lock, so none is alive)."""
+    cur.execute("select to_regclass('ops.sync_runs')")
+    if cur.fetchone()[0] is None:
+        return
+    cur.execute(
+        "update ops.sync_runs set status = 'sync_fail', finished_at = now(), error_summary = %s"
+        " where source = %s and status = 'running' returning run_id",
+        (ABANDONED, source),
+    )
+    abandoned = [r[0] for r in cur.fetchall()]
+    if abandoned:
+        event(log, "sync_abandoned", source=source, runs=len(abandoned), run_ids=",".join(abandoned))
