@@ -299,6 +299,7 @@ def start(srv: EmbeddedServer | None = None) -> dict:
     with _lock(srv):
         state = _read_state(srv)
         password = ensure_password(srv)
+        migrated = False
         if not (srv.data_dir / "PG_VERSION").exists():
             srv.data_dir.mkdir(parents=True, exist_ok=True)
             _prepare_for_system_user(srv)
@@ -330,8 +331,14 @@ def start(srv: EmbeddedServer | None = None) -> dict:
                 )
         elif _hba_trusts(srv):
             _migrate_from_trust(srv, state, password)
+            migrated = True
         if is_running(srv) and state.get("port"):
-            return connection_settings(state, srv)
+            settings = connection_settings(state, srv)
+            if migrated:
+                from . import roles
+
+                roles.ensure_embedded_roles(srv, settings)
+            return settings
         port = int(env("EMBEDDED_PG_PORT") or state.get("port") or _free_port())
         if _port_accepts(port) and not env("EMBEDDED_PG_PORT"):
             port = _free_port()
@@ -411,6 +418,9 @@ def status(srv: EmbeddedServer | None = None) -> dict:
         "initialised": (srv.data_dir / "PG_VERSION").exists(),
         "running": is_running(srv),
         "data_dir": str(srv.data_dir),
+        "authentication": "trust (migrated on the next start)" if _hba_trusts(srv) else "scram-sha-256",
+        "password_file": str(srv.password_file()),
+        "log_file": str(srv.log_file),
         **({"port": state["port"]} if state.get("port") else {}),
     }
 

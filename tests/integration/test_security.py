@@ -93,7 +93,7 @@ def _as(built, role: str, password: str | None = None):
     wh = built["wh"]
     pw = password if password is not None else embedded_pg.read_password(built["srv"], role)
     return psycopg2.connect(host=wh.host, port=wh.port, user=role, password=pw,
-                            dbname=wh.database, connect_timeout=10, passfile="/dev/null")
+                            dbname=wh.database, connect_timeout=10, passfile="/nonexistent/.pgpass")
 
 
 def _tables(built) -> dict[str, list[str]]:
@@ -245,13 +245,13 @@ def test_connections_without_the_password_are_refused(built):
     for password in ("", "wrong-password"):
         with pytest.raises(psycopg2.OperationalError, match="password"):
             psycopg2.connect(host=wh.host, port=wh.port, user=embedded_pg.SUPERUSER, password=password,
-                             dbname=wh.database, connect_timeout=10, passfile="/dev/null")
+                             dbname=wh.database, connect_timeout=10, passfile="/nonexistent/.pgpass")
         with pytest.raises(psycopg2.OperationalError, match="password"):
             _as(built, roles.PII_READER, password=password or "x")
     # the Unix socket asks for the password too (no trust line, not even for local)
     with pytest.raises(psycopg2.OperationalError, match="password"):
         psycopg2.connect(host=str(built["srv"].socket_dir), port=wh.port, user=embedded_pg.SUPERUSER,
-                         password="", dbname=wh.database, connect_timeout=10, passfile="/dev/null")
+                         password="", dbname=wh.database, connect_timeout=10, passfile="/nonexistent/.pgpass")
     hba = (built["srv"].data_dir / "pg_hba.conf").read_text()
     assert not [line for line in hba.splitlines() if "trust" in line.split("#")[0].split()]
 
