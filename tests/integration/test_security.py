@@ -86,7 +86,7 @@ def built(new_database, pg_embedded, tmp_path_factory):
         for _ in range(2):
             runs.append((_cli("db", "roles"), _acls(wh)))
         yield {"wh": wh, "srv": pg_embedded, "before_build": before_build, "runs": runs,
-               "env": dict(os.environ)}
+               "env": dict(os.environ), "root": root}
 
 
 def _as(built, role: str, password: str | None = None):
@@ -310,3 +310,14 @@ def test_manifest_grants_follow_the_schema(built, repo_root, tmp_path):
     for schema, grants in by_schema.items():
         if schema not in ("marts", "restricted"):
             assert all(not g for g in grants), schema
+
+
+def test_no_password_in_dlt_state_dbt_files_or_logs(built):
+    """dlt's working state and traces, dbt's target and logs, the server log: no password."""
+    srv = built["srv"]
+    secrets = [embedded_pg.read_password(srv, role) for role in (embedded_pg.SUPERUSER, *roles.ROLES)]
+    files = [p for p in Path(built["root"]).rglob("*") if p.is_file()] + [srv.log_file]
+    assert len(files) > 20
+    leaks = [str(path) for path in files for secret in secrets
+             if secret.encode() in path.read_bytes()]
+    assert leaks == []
