@@ -145,10 +145,11 @@ def _run(args: list[str], srv: EmbeddedServer, timeout: float = 120,
 def _secure_folders(srv: EmbeddedServer) -> None:
     """``.local/pg`` and its run folder 0700; the password folder 0700 and owned by us."""
     srv.root.mkdir(parents=True, exist_ok=True)
-    srv.auth_dir.mkdir(parents=True, exist_ok=True)
-    for path in (srv.root, srv.socket_dir, srv.auth_dir):
-        if path.exists():
-            os.chmod(path, 0o700)
+    with contextlib.suppress(PermissionError):  # another user's folder: read_password says so
+        srv.auth_dir.mkdir(exist_ok=True)
+        for path in (srv.root, srv.socket_dir, srv.auth_dir):
+            if path.exists() and stat.S_IMODE(path.stat().st_mode) != 0o700:
+                os.chmod(path, 0o700)
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:
@@ -174,9 +175,10 @@ def ensure_password(srv: EmbeddedServer, role: str = SUPERUSER) -> str:
     _secure_folders(srv)
     path = srv.password_file(role)
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
+        with contextlib.suppress(FileExistsError, PermissionError):  # a concurrent run wrote it
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
     return read_password(srv, role)
 
 
@@ -190,6 +192,7 @@ def read_password(srv: EmbeddedServer, role: str = SUPERUSER) -> str:
     except FileNotFoundError:
         raise OperatorError(
             f"The embedded Postgres password file {path} is missing.",
+            "run `make db-roles` to create the role logins." if role != SUPERUSER else
             "run `make db-up` as the user who created the database (or `make clean-db` to start over).",
         ) from None
     except PermissionError:
@@ -298,6 +301,13 @@ def start(srv: EmbeddedServer | None = None) -> dict:
     srv = srv or server()
     with _lock(srv):
         state = _read_state(srv)
+        initialised = (srv.data_dir / "PG_VERSION").exists()
+        if initialised and not _hba_trusts(srv) and not srv.password_file().exists():
+            raise OperatorError(
+                f"The embedded Postgres in {srv.data_dir} asks for a password, but its password "
+                f"file {srv.password_file()} is gone.",
+                "restore that file (mode 0600), or delete the local database with `make clean-db`.",
+            )
         password = ensure_password(srv)
         migrated = False
         if not (srv.data_dir / "PG_VERSION").exists():

@@ -10,6 +10,7 @@ import psycopg2
 import pytest
 
 from dlt_pipelines.common import embedded_pg, roles, warehouse
+from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.dbt_runner import _grants_env
 
 
@@ -51,6 +52,14 @@ def test_a_stopped_trust_folder_is_migrated_on_start(tmp_path, monkeypatch):
         _assert_authenticated(srv, settings)
     finally:
         embedded_pg.stop(srv)
+    # a lost password file is a clear error, not a new password the server does not know
+    password = srv.password_file().read_text()
+    srv.password_file().unlink()
+    with pytest.raises(OperatorError, match="password file .* is gone"):
+        embedded_pg.start(srv)
+    srv.password_file().write_text(password)
+    assert embedded_pg.start(srv)["port"] == settings["port"]
+    embedded_pg.stop(srv)
 
 
 def test_a_running_trust_server_is_migrated_in_place(tmp_path, monkeypatch):
