@@ -310,7 +310,7 @@ def start(srv: EmbeddedServer | None = None) -> dict:
             )
         password = ensure_password(srv)
         migrated = False
-        if not (srv.data_dir / "PG_VERSION").exists():
+        if not initialised:
             srv.data_dir.mkdir(parents=True, exist_ok=True)
             _prepare_for_system_user(srv)
             # initdb reads the superuser password from a file the server's user can read:
@@ -331,14 +331,13 @@ def start(srv: EmbeddedServer | None = None) -> dict:
                 )
             finally:
                 pwfile.unlink(missing_ok=True)
-            if result.returncode == 0:
-                _write_hba(srv)
             if result.returncode != 0:
                 raise OperatorError(
                     f"Could not initialise the embedded Postgres in {srv.data_dir}: "
                     f"{result.stderr.strip().splitlines()[-1] if result.stderr else 'unknown error'}.",
                     "check free disk space, or remove the folder with `make clean-db`.",
                 )
+            _write_hba(srv)
         elif _hba_trusts(srv):
             _migrate_from_trust(srv, state, password)
             migrated = True
