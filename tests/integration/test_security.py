@@ -312,6 +312,17 @@ def test_manifest_grants_follow_the_schema(built, repo_root, tmp_path):
             assert all(not g for g in grants), schema
 
 
+def test_grants_can_be_switched_off_for_a_server_without_the_roles(built, tmp_path, monkeypatch):
+    from dlt_pipelines.dbt_runner import run_dbt
+
+    monkeypatch.setenv("DBT_GRANT_ROLES", "false")
+    result = run_dbt(["parse", "--target-path", str(tmp_path)], capture=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    nodes = json.loads((Path(tmp_path) / "manifest.json").read_text())["nodes"].values()
+    grants = {n["name"]: n["config"].get("grants") for n in nodes if n["resource_type"] == "model"}
+    assert grants["student_summary"] == {"select": []} and grants["restricted_people"] == {"select": []}
+
+
 def test_no_password_in_dlt_state_dbt_files_or_logs(built):
     """dlt's working state and traces, dbt's target and logs, the server log: no password."""
     srv = built["srv"]
