@@ -98,3 +98,48 @@ def test_dbt_builds_without_grants_where_the_roles_are_missing(tmp_path, monkeyp
         assert roles.existing(wh) == set(roles.ROLES)
     finally:
         embedded_pg.stop(srv)
+
+
+def test_the_cli_on_the_embedded_default(tmp_path):
+    """`db up`, `db roles`, `db env --role analyst` and `db down` on a checkout's own server:
+    the role logins work, only `db env` prints a password, `db status` shows the auth."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WAREHOUSE_DSN", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")}
+    env.update(SCHOOLDATA_LOCAL_DIR=str(tmp_path / "local"), EMBEDDED_PG_FAST="1")
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "dlt_pipelines", "db", *args], env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    srv = embedded_pg.server(tmp_path / "local" / "pg")
+    try:
+        outputs = [cli("up"), cli("roles"), cli("roles"), cli("status")]
+        assert "roles created: none" in outputs[2].stdout
+        assert json.loads(outputs[3].stdout)["authentication"] == "scram-sha-256"
+        exports = {}
+        for line in cli("env", "--role", "analyst").stdout.splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            exports[key] = shlex.split(value)[0] if value else ""
+        assert exports["PGUSER"] == "analyst"
+        assert exports["PGPASSWORD"] == embedded_pg.read_password(srv, "analyst")
+        conn = psycopg2.connect(host=exports["PGHOST"], port=int(exports["PGPORT"]), user="analyst",
+                                password=exports["PGPASSWORD"], dbname=exports["PGDATABASE"])
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select current_user, has_schema_privilege('marts', 'usage'),"
+                            " has_schema_privilege('raw_aeries', 'usage')")
+                assert cur.fetchone() == ("analyst", True, False)
+        finally:
+            conn.close()
+        secrets = [embedded_pg.read_password(srv, r) for r in (embedded_pg.SUPERUSER, *roles.ROLES)]
+        printed = "".join(o.stdout + o.stderr for o in outputs)
+        assert not [s for s in secrets if s in printed]
+    finally:
+        cli("down")
