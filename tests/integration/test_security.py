@@ -332,3 +332,28 @@ def test_no_password_in_dlt_state_dbt_files_or_logs(built):
     leaks = [str(path) for path in files for secret in secrets
              if secret.encode() in path.read_bytes()]
     assert leaks == []
+
+
+def test_a_login_holding_pii_reader_is_audited_too(built):
+    """Role-level settings apply to the login role: `db roles` sets the audit on every
+    login that holds pii_reader, and its reads land in the log under its own name."""
+    name, password = f"registrar_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    marker = f"member-{uuid.uuid4().hex[:8]}"
+    with warehouse.cursor(built["wh"]) as cur:
+        cur.execute(f"create role {name} login password %s; grant pii_reader to {name}", (password,))
+    try:
+        report = roles.setup(built["wh"])
+        assert name in report.audited and not report.warnings
+        conn = _as(built, name, password=password)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"select count(*) from restricted.restricted_people /* {marker} */")
+                assert cur.fetchone()[0] > 0
+        finally:
+            conn.close()
+        lines = [line for line in built["srv"].log_file.read_text(errors="replace").splitlines()
+                 if marker in line]
+        assert lines and f"user={name}" in lines[0]
+    finally:
+        with warehouse.cursor(built["wh"]) as cur:
+            cur.execute(f"drop role {name}")
