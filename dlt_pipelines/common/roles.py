@@ -70,14 +70,13 @@ def _exec(cur, statement, params=None) -> None:
     cur.execute(statement, params)
 
 
-def _try(cur, report: Report, what: str, statement, params=None) -> bool:
-    """Run an optional statement; a missing right becomes a warning, not a failure."""
+def _try(cur, report: Report, what: str, statement, fix: str) -> bool:
+    """Run an optional statement; a missing right becomes a warning with its fix."""
     try:
-        cur.execute(statement, params)
+        cur.execute(statement)
         return True
     except (psycopg2.errors.InsufficientPrivilege, psycopg2.errors.FeatureNotSupported):
-        report.warnings.append(f"{what}: not allowed for this connection (needs a superuser "
-                               "or membership in the role); skipped")
+        report.warnings.append(f"{what}: not allowed for this connection, skipped; fix: {fix}")
         return False
 
 
@@ -188,7 +187,7 @@ def grant_database(cur, report: Report) -> None:
             _exec(cur, statement)
         else:
             _try(cur, report, f"default privileges for tables {owner} creates in {schema}",
-                 statement)
+                 statement, f"`GRANT {owner} TO {me};` (or connect as a superuser), then rerun")
 
     # loader: the raw schemas, dlt's staging copies and ops, including what exists already.
     for schema in [*load_schemas, *dlt_staging]:

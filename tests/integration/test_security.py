@@ -357,3 +357,35 @@ def test_a_login_holding_pii_reader_is_audited_too(built):
     finally:
         with warehouse.cursor(built["wh"]) as cur:
             cur.execute(f"drop role {name}")
+
+
+def test_a_dba_without_superuser_runs_db_roles(built):
+    """CREATEROLE and ownership of the database are enough for the roles and privileges;
+    what needs more (the audit, default privileges for loader's tables) is a warning with
+    its fix and exit status 1, not a crash."""
+    dba, password = f"dba_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    admin = warehouse.connect(warehouse.Warehouse(**{**built["wh"].__dict__, "database": "postgres"}))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"create role {dba} login createrole password %s", (password,))
+        cur.execute(f"create database {database} owner {dba}")
+    try:
+        env = {**built["env"], "PGUSER": dba, "PGPASSWORD": password, "PGDATABASE": database}
+        result = _cli("db", "roles", env=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"privileges applied in database {database}" in result.stdout
+        assert f"fix: `GRANT loader TO {dba};`" in result.stdout
+        assert "needs a superuser" in result.stdout
+        dba_wh = warehouse.Warehouse(**{**built["wh"].__dict__, "user": dba, "password": password,
+                                        "database": database})
+        with warehouse.cursor(dba_wh) as cur:
+            cur.execute("select has_schema_privilege('analyst', 'marts', 'usage'),"
+                        " has_schema_privilege('analyst', 'staging', 'usage'),"
+                        " has_database_privilege('public', current_database(), 'connect')")
+            assert cur.fetchone() == (True, False, False)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"drop database {database}")
+            cur.execute(f"drop role {dba}")
+        admin.close()
