@@ -10,7 +10,7 @@ CLI := $(PY) -m dlt_pipelines
 BENCH_JSON ?= bench/results/latest.json
 PYTEST_ARGS ?=
 
-.PHONY: help setup db-up db-down db-status db-env simulate demo extract extract-aeries \
+.PHONY: help setup db-up db-down db-status db-env db-roles simulate demo extract extract-aeries \
 	extract-iready extract-bakalari sync-bakalari sweep-aeries transform freshness quality docs docs-serve \
 	lint test unit-test bench clean clean-db
 
@@ -34,8 +34,11 @@ db-down: $(STAMP) ## stop the embedded Postgres
 db-status: $(STAMP) ## show the embedded Postgres status
 	@$(CLI) db status
 
-db-env: $(STAMP) ## print PG* exports for psql/dbt: eval "$$(make -s db-env)"
-	@$(CLI) db env
+db-env: $(STAMP) ## print PG* exports for psql/dbt: eval "$$(make -s db-env)" (ARGS="--role analyst")
+	@$(CLI) db env $(ARGS)
+
+db-roles: $(STAMP) ## create the loader/transformer/analyst/pii_reader roles and grants (idempotent)
+	@$(CLI) db roles
 
 simulate: $(STAMP) ## serve the synthetic district (Aeries, Bakalari) and write i-Ready files
 	@$(CLI) simulate

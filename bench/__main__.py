@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     srv = embedded_pg.server(settings.local_dir() / "bench" / "pg")
     conn = embedded_pg.start(srv)
     os.environ.update({"PGHOST": conn["host"], "PGPORT": str(conn["port"]),
-                       "PGUSER": conn["user"], "PGPASSWORD": "", "PGDATABASE": conn["database"]})
+                       "PGUSER": conn["user"], "PGPASSWORD": conn["password"],
+                       "PGDATABASE": conn["database"]})
     os.environ.setdefault("SCHOOLDATA_PIPELINES_DIR", str(settings.local_dir() / "bench" / "dlt"))
 
     rows: list[dict] = []

@@ -17,7 +17,7 @@ COMMANDS = {
     "aeries": ("dlt_pipelines.aeries.cli", "extract and load Aeries SIS"),
     "iready": ("dlt_pipelines.iready.cli", "load i-Ready diagnostic exports"),
     "bakalari": ("dlt_pipelines.bakalari.cli", "sync the Bakalari roster"),
-    "db": ("dlt_pipelines.db_cli", "embedded Postgres: up, down, status, env"),
+    "db": ("dlt_pipelines.db_cli", "embedded Postgres: up, down, status, env; roles and grants"),
     "dbt": ("dlt_pipelines.dbt_runner", "run dbt against the resolved warehouse"),
     "simulate": ("dlt_pipelines.simulators.cli", "serve the synthetic district over HTTP"),
     "demo": ("dlt_pipelines.demo", "run everything end to end against the simulators"),

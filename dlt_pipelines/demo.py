@@ -68,6 +68,10 @@ def main(argv: list[str]) -> int:
     stack = start_stack(config, iready_dir=demo_dir / "iready")
     stack.apply_env()
     results: list[tuple[str, int, float]] = []
+    if wh.origin == "embedded":  # a DBA runs `db roles` on a configured server
+        from dlt_pipelines.db_cli import main as db_main
+
+        _step("roles and grants", results, lambda: db_main(["roles"]))
     try:
         from dlt_pipelines.aeries import cli as aeries_cli
         from dlt_pipelines.bakalari import cli as bakalari_cli
@@ -93,6 +97,8 @@ where to look:
   warehouse      {wh.describe()}   (psql: eval "$(make -s db-env)" && psql)
   marts          schema `marts` (student_summary, school_kpis, fct_attendance_daily, ...)
   audit          ops.sync_runs, ops.load_rejects; dbt test failures in schema `audit`
+  roles          eval "$(python -m dlt_pipelines db env --role analyst)" (or pii_reader); reads
+                 by pii_reader are logged in .local/pg/postgres.log (docs/security.md)
   docs site      {docs}  ->  `make docs-serve` then http://localhost:8080
   quality report `make quality`""")
     return 0 if all(code == 0 for _, code, _ in results) else 1

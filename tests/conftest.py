@@ -13,20 +13,28 @@ from dlt_pipelines.common import embedded_pg, warehouse
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_embedded(tmp_path_factory):
+    """The session's embedded server (``EmbeddedServer``): its password files are under
+    ``pg_embedded.auth_dir``; ``pg_server`` has the superuser's connection settings."""
     root = tmp_path_factory.mktemp("pg")
     old = {k: os.environ.get(k) for k in ("EMBEDDED_PG_FAST", "EMBEDDED_PG_PORT")}
     os.environ["EMBEDDED_PG_FAST"] = "1"
     os.environ.pop("EMBEDDED_PG_PORT", None)
     srv = embedded_pg.server(root)
-    settings = embedded_pg.start(srv)
+    embedded_pg.start(srv)
     for key, value in old.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    yield settings
+    yield srv
     embedded_pg.stop(srv)
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_embedded) -> dict:
+    """Superuser connection settings of the session server (password included)."""
+    return embedded_pg.connection_settings(embedded_pg._read_state(pg_embedded), pg_embedded)
 
 
 def _create_database(settings: dict, name: str) -> None:
@@ -47,7 +55,7 @@ def fresh_db(pg_server, monkeypatch, tmp_path) -> warehouse.Warehouse:
     monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
     env = {
         "PGHOST": pg_server["host"], "PGPORT": str(pg_server["port"]),
-        "PGUSER": pg_server["user"], "PGPASSWORD": "", "PGDATABASE": name,
+        "PGUSER": pg_server["user"], "PGPASSWORD": pg_server["password"], "PGDATABASE": name,
         "SCHOOLDATA_LOCAL_DIR": str(tmp_path / "local"),
         "SCHOOLDATA_PIPELINES_DIR": str(tmp_path / "dlt"),
     }
@@ -71,7 +79,7 @@ def new_database(pg_server):
         _create_database(pg_server, name)
         return {
             "PGHOST": pg_server["host"], "PGPORT": str(pg_server["port"]),
-            "PGUSER": pg_server["user"], "PGPASSWORD": "", "PGDATABASE": name,
+            "PGUSER": pg_server["user"], "PGPASSWORD": pg_server["password"], "PGDATABASE": name,
         }
 
     return factory

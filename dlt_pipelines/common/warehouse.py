@@ -4,7 +4,10 @@ Resolution order:
 1. ``WAREHOUSE_DSN`` (``postgresql://user:pass@host:port/db``);
 2. the standard libpq variables when ``PGHOST`` is set (``PGPORT``, ``PGUSER``,
    ``PGPASSWORD``, ``PGDATABASE``);
-3. otherwise the project's embedded Postgres, started on demand.
+3. otherwise the project's embedded Postgres, started on demand, as its superuser with
+   the password from ``.local/pg/auth/postgres.password`` (docs/security.md).
+
+Every password, from whichever source, is registered with the log redaction.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import psycopg2
 
 from . import embedded_pg
 from .errors import ConfigError, OperatorError
+from .logs import register_secret
 from .settings import env
 
 
@@ -69,15 +73,27 @@ def _from_dsn(dsn: str) -> Warehouse:
     )
 
 
-def resolve(start_embedded: bool = True) -> Warehouse:
-    """Return the warehouse to use, starting the embedded server if nothing is configured."""
+def resolve(start_embedded: bool = True, role: str | None = None) -> Warehouse:
+    """Return the warehouse to use, starting the embedded server if nothing is configured.
+
+    ``role`` (embedded default only) connects as one of the login roles ``db roles``
+    created (``analyst``, ``pii_reader``, ...) instead of the superuser."""
     dsn = env("WAREHOUSE_DSN")
+    if (dsn or env("PGHOST")) and role:
+        raise OperatorError(
+            f"Connecting as the {role} role only works on the embedded database; on a "
+            "configured server the DBA gives you a login that holds it.",
+            "set PGUSER/PGPASSWORD to that login instead of passing --role.",
+        )
     if dsn:
-        return _from_dsn(dsn)
+        wh = _from_dsn(dsn)
+        register_secret(wh.password)
+        return wh
     if env("PGHOST"):
         port = env("PGPORT", "5432")
         if not port.isdigit():
             raise ConfigError(f"PGPORT must be a number, got {port!r}.", "set PGPORT=5432.")
+        register_secret(env("PGPASSWORD"))
         return Warehouse(
             host=env("PGHOST"),
             port=int(port),
@@ -87,13 +103,12 @@ def resolve(start_embedded: bool = True) -> Warehouse:
             origin="env",
         )
     srv = embedded_pg.server()
-    if start_embedded:
-        settings = embedded_pg.start(srv)
-    else:
-        state = embedded_pg._read_state(srv)
-        if not state:
-            raise OperatorError("The embedded Postgres has never been started.", "run `make db-up`.")
-        settings = embedded_pg.connection_settings(state)
+    settings = embedded_pg.start(srv) if start_embedded else None
+    state = embedded_pg._read_state(srv)
+    if not state:
+        raise OperatorError("The embedded Postgres has never been started.", "run `make db-up`.")
+    if role or settings is None:
+        settings = embedded_pg.connection_settings(state, srv, role=role)
     return Warehouse(origin="embedded", **settings)
 
 
@@ -136,8 +151,8 @@ def dlt_destination(warehouse: Warehouse | None = None):
     from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
     warehouse = warehouse or resolve()
-    # A resolved credentials object: the embedded server trusts local connections and has
-    # no password, which dlt would otherwise report as a missing secret.
+    # A resolved credentials object, so dlt never looks for (or reports) a missing secret
+    # when a configured server has no password (e.g. peer or certificate authentication).
     credentials = PostgresCredentials()
     credentials.parse_native_representation(warehouse.dsn)
     credentials.password = warehouse.password
