@@ -23,6 +23,7 @@ import pytest
 from dlt_pipelines import cli as dispatcher
 from dlt_pipelines.aeries import cli as aeries_cli
 from dlt_pipelines.common import warehouse as wh
+from dlt_pipelines.common.locks import ABANDONED
 from dlt_pipelines.simulators.aeries_api import AeriesSimulator
 from dlt_pipelines.simulators.district import District, DistrictConfig
 from dlt_pipelines.simulators.faults import FaultSettings
@@ -284,8 +285,8 @@ def test_kill_9_mid_run_then_rerun_gives_the_uninterrupted_data(sim_env, tmp_pat
                            run_id)[0][0]
     assert requests == 2 + fetched_by_rerun
     assert fetched_by_rerun <= total - completed_before
-    killed_run = sql("select status from ops.sync_runs where status <> 'sync_ok'")
-    assert killed_run == [("running",)]  # the killed run stays visible
+    killed_run = sql("select status, error_summary from ops.sync_runs where status <> 'sync_ok'")
+    assert killed_run == [("sync_fail", ABANDONED)]  # the rerun closed the killed run's row
 
 
 def test_debug_logs_contain_no_student_names_or_ids(sim_env):
