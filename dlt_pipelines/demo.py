@@ -7,6 +7,9 @@ Starts (or reuses) the warehouse, serves the synthetic district, runs every pipe
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,10 +65,13 @@ def main(argv: list[str]) -> int:
     print(f"warehouse: {wh.describe()}")
     config = StackConfig(seed=args.seed, n_schools=args.schools,
                          students_per_school=args.students_per_school)
-    demo_dir = settings.local_dir() / "demo"
     print(f"simulating {config.n_schools} schools x {config.students_per_school} students "
           f"(seed {config.seed}), school year {config.start_date} to {config.end_date}")
-    stack = start_stack(config, iready_dir=demo_dir / "iready")
+    # The simulated i-Ready exports hold student names, like a vendor's: they are written to a
+    # private (0700) temporary folder outside the checkout and deleted once loaded.
+    shutil.rmtree(settings.local_dir() / "demo", ignore_errors=True)  # where older demos wrote them
+    exports = Path(tempfile.mkdtemp(prefix="schooldata-demo-iready-"))
+    stack = start_stack(config, iready_dir=exports)
     stack.apply_env()
     results: list[tuple[str, int, float]] = []
     try:
@@ -78,6 +84,8 @@ def main(argv: list[str]) -> int:
         _step("sync bakalari", results, lambda: bakalari_cli.main(["--requests-per-minute", "0"]))
     finally:
         stack.stop()
+        shutil.rmtree(exports, ignore_errors=True)
+        os.environ.pop("IREADY_SOURCE_URL", None)
     _step("dbt build", results, lambda: run_dbt(["build"], wh).returncode)
     _step("dbt docs generate", results, lambda: run_dbt(["docs", "generate"], wh).returncode)
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .at_rest import private_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def local_dir() -> Path:
-    """Git-ignored working folder for the embedded database, dlt state and demo files."""
-    path = Path(os.environ.get("SCHOOLDATA_LOCAL_DIR", REPO_ROOT / ".local"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Git-ignored working folder for the embedded database, dlt state and keys (mode 0700)."""
+    return private_dir(Path(os.environ.get("SCHOOLDATA_LOCAL_DIR", REPO_ROOT / ".local")))
 
 
 def pipelines_dir() -> Path:
-    """Where dlt keeps its local pipeline working state (resumable extracts live here)."""
-    path = Path(os.environ.get("SCHOOLDATA_PIPELINES_DIR", local_dir() / "dlt"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where dlt keeps its local pipeline working state (resumable extracts live here; 0700)."""
+    return private_dir(Path(os.environ.get("SCHOOLDATA_PIPELINES_DIR", local_dir() / "dlt")))
 
 
 def dbt_project_dir() -> Path:
