@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from dlt_pipelines.common.at_rest import private_dir
 from dlt_pipelines.common.errors import ConfigError
 from dlt_pipelines.common.logs import register_secret
 from dlt_pipelines.common.settings import env, local_dir
@@ -108,6 +109,4 @@ class BakalariSettings:
 
 
 def lock_path() -> Path:
-    path = local_dir() / "locks"
-    path.mkdir(parents=True, exist_ok=True)
-    return path / "bakalari.lock"
+    return private_dir(local_dir() / "locks") / "bakalari.lock"
