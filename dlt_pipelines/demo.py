@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dlt_pipelines import pii_check
 from dlt_pipelines.common import settings, warehouse
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.logs import event, get_logger
@@ -88,6 +89,10 @@ def main(argv: list[str]) -> int:
         os.environ.pop("IREADY_SOURCE_URL", None)
     _step("dbt build", results, lambda: run_dbt(["build"], wh).returncode)
     _step("dbt docs generate", results, lambda: run_dbt(["docs", "generate"], wh).returncode)
+    target = Path(settings.dbt_project_dir()) / "target"
+    # the inventory against the warehouse's actual columns (catalog.json from docs generate)
+    _step("pii inventory", results, lambda: pii_check.main(
+        ["--manifest", str(target / "manifest.json"), "--catalog", str(target / "catalog.json")]))
 
     print("\n==> loaded")
     for schema, table, count in _table_counts(wh):
