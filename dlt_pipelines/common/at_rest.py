@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
+TRAVERSE_ONLY_DIR = 0o711  # others may pass through (to a folder they own), not list or read
 PRIVATE_FILE = 0o600
 PRIVATE_UMASK = 0o077
 TRACE_FILE = "trace.pickle"  # dlt.pipeline.trace.TRACE_FILE_NAME

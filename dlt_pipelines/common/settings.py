@@ -5,14 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .at_rest import private_dir
+from .at_rest import TRAVERSE_ONLY_DIR, private_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def local_dir() -> Path:
-    """Git-ignored working folder for the embedded database, dlt state and keys (mode 0700)."""
-    return private_dir(Path(os.environ.get("SCHOOLDATA_LOCAL_DIR", REPO_ROOT / ".local")))
+    """Git-ignored working folder for the embedded database, dlt state and keys: 0700, or 0711
+    when an embedded Postgres run by another OS user (the root case) lives in it: that user
+    must traverse it to reach ``pg``. Every folder inside that holds data is 0700 itself."""
+    path = Path(os.environ.get("SCHOOLDATA_LOCAL_DIR", REPO_ROOT / ".local"))
+    pg = path / "pg"
+    if pg.exists() and pg.stat().st_uid != os.geteuid():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, TRAVERSE_ONLY_DIR)
+        return path
+    return private_dir(path)
 
 
 def pipelines_dir() -> Path:
