@@ -58,8 +58,6 @@ create table if not exists ops.load_rejects (
     record_key_id text,
     rejected_at timestamptz not null default now()
 );
-alter table ops.load_rejects add column if not exists record_encrypted bytea;
-alter table ops.load_rejects add column if not exists record_key_id text;
 create index if not exists load_rejects_run_idx on ops.load_rejects (source, run_id);
 """
 
@@ -73,11 +71,14 @@ def ensure_tables(warehouse: wh.Warehouse | None = None) -> None:
 
 def _encrypt_legacy_records(cur) -> None:
     """Warehouses from before encryption kept payloads in clear jsonb ``record``: encrypt them
-    into ``record_encrypted`` and drop the clear column (same transaction)."""
+    into ``record_encrypted`` and drop the clear column (same transaction). Only then is the
+    table altered (altering needs its owner; a loader that merely writes it never gets here)."""
     cur.execute("select 1 from information_schema.columns where table_schema = 'ops'"
                 " and table_name = 'load_rejects' and column_name = 'record'")
     if cur.fetchone() is None:
         return
+    cur.execute("alter table ops.load_rejects add column if not exists record_encrypted bytea,"
+                " add column if not exists record_key_id text")
     cur.execute("select reject_id, run_id, source, resource, record from ops.load_rejects"
                 " where record is not null")
     rows = cur.fetchall()
