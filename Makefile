@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help setup db-up db-down db-status db-env db-roles simulate demo extract extract-aeries \
 	extract-iready extract-bakalari sync-bakalari sweep-aeries transform freshness quality docs docs-serve \
-	lint test unit-test bench clean clean-db
+	lint pii-check test unit-test bench clean clean-db
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -78,9 +78,13 @@ docs: $(STAMP) ## build the dbt documentation site
 docs-serve: $(STAMP) ## serve the docs site on http://localhost:8080
 	@$(CLI) dbt docs serve --port 8080 --host 127.0.0.1
 
-lint: $(STAMP) ## ruff (Python) and sqlfluff (dbt SQL)
+lint: $(STAMP) ## ruff (Python), sqlfluff (dbt SQL) and the PII inventory check
 	$(VENV)/bin/ruff check dlt_pipelines tests bench
+	$(CLI) pii-check
 	@eval "$$($(CLI) db env)" && cd dbt_project && DBT_PROFILES_DIR=../profiles ../$(VENV)/bin/sqlfluff lint $$(ls -d models macros snapshots tests analyses 2>/dev/null) --processes 2
+
+pii-check: $(STAMP) ## PII inventory: no PII outside locked schemas, every PII-like column tagged
+	$(CLI) pii-check
 
 unit-test: $(STAMP) ## fast tests only
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 
+from dlt_pipelines.common.at_rest import PRIVATE_UMASK
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.logs import configure, redact
 
@@ -22,6 +23,8 @@ COMMANDS = {
     "simulate": ("dlt_pipelines.simulators.cli", "serve the synthetic district over HTTP"),
     "demo": ("dlt_pipelines.demo", "run everything end to end against the simulators"),
     "quality": ("dlt_pipelines.quality", "data-quality report: failing tests and rejects"),
+    "pii-check": ("dlt_pipelines.pii_check", "PII inventory check of the dbt project (fails on a gap)"),
+    "rejects": ("dlt_pipelines.rejects_cli", "decrypt rejected rows for an operator holding the key"),
 }
 
 
@@ -41,6 +44,8 @@ def run(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {name!r}.\n\n{usage()}", file=sys.stderr)
         return 2
     configure()
+    # Files and folders a command creates (dlt packages, keys, dbt artefacts) are private: 0600/0700.
+    old_umask = os.umask(PRIVATE_UMASK)
     try:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest) or 0)
@@ -58,6 +63,8 @@ def run(argv: list[str] | None = None) -> int:
         print(f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:500]}", file=sys.stderr)
         print("fix: rerun with SCHOOLDATA_DEBUG=1 for the full traceback.", file=sys.stderr)
         return 1
+    finally:
+        os.umask(old_umask)
 
 
 def _operator_error(exc: OperatorError) -> int:

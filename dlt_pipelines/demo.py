@@ -7,10 +7,14 @@ Starts (or reuses) the warehouse, serves the synthetic district, runs every pipe
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dlt_pipelines import pii_check
 from dlt_pipelines.common import settings, warehouse
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.logs import event, get_logger
@@ -62,10 +66,13 @@ def main(argv: list[str]) -> int:
     print(f"warehouse: {wh.describe()}")
     config = StackConfig(seed=args.seed, n_schools=args.schools,
                          students_per_school=args.students_per_school)
-    demo_dir = settings.local_dir() / "demo"
     print(f"simulating {config.n_schools} schools x {config.students_per_school} students "
           f"(seed {config.seed}), school year {config.start_date} to {config.end_date}")
-    stack = start_stack(config, iready_dir=demo_dir / "iready")
+    # The simulated i-Ready exports hold student names, like a vendor's: they are written to a
+    # private (0700) temporary folder outside the checkout and deleted once loaded.
+    shutil.rmtree(settings.local_dir() / "demo", ignore_errors=True)  # where older demos wrote them
+    exports = Path(tempfile.mkdtemp(prefix="schooldata-demo-iready-"))
+    stack = start_stack(config, iready_dir=exports)
     stack.apply_env()
     results: list[tuple[str, int, float]] = []
     if wh.origin == "embedded":  # a DBA runs `db roles` on a configured server
@@ -82,8 +89,14 @@ def main(argv: list[str]) -> int:
         _step("sync bakalari", results, lambda: bakalari_cli.main(["--requests-per-minute", "0"]))
     finally:
         stack.stop()
+        shutil.rmtree(exports, ignore_errors=True)
+        os.environ.pop("IREADY_SOURCE_URL", None)
     _step("dbt build", results, lambda: run_dbt(["build"], wh).returncode)
     _step("dbt docs generate", results, lambda: run_dbt(["docs", "generate"], wh).returncode)
+    target = Path(settings.dbt_project_dir()) / "target"
+    # the inventory against the warehouse's actual columns (catalog.json from docs generate)
+    _step("pii inventory", results, lambda: pii_check.main(
+        ["--manifest", str(target / "manifest.json"), "--catalog", str(target / "catalog.json")]))
 
     print("\n==> loaded")
     for schema, table, count in _table_counts(wh):

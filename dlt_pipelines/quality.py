@@ -318,8 +318,10 @@ def render(manifest: dict, run_results: dict | None, tests: list[TestOutcome],
             if len(src_reasons) > max_reasons:
                 out.append(f"      ... {len(src_reasons) - max_reasons} more reasons")
             if total:
-                out.append(f"    look: select resource, column_name, reason, record from ops.load_rejects"
-                           f" where run_id = '{rows[0][1]}';")
+                out.append(f"    look: select resource, file_name, line_number, column_name, reason"
+                           f" from ops.load_rejects where run_id = '{rows[0][1]}';")
+                out.append(f"    rows (student data, needs the rejects key): python -m dlt_pipelines"
+                           f" rejects decrypt --run-id {rows[0][1]}")
     return out
 
 

@@ -19,12 +19,12 @@ import dlt
 import psutil
 import pyarrow as pa
 
+from dlt_pipelines.common import at_rest
 from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.audit import SyncRun
 from dlt_pipelines.common.errors import ConfigError, OperatorError
 from dlt_pipelines.common.locks import source_lock
 from dlt_pipelines.common.logs import event, get_logger
-from dlt_pipelines.common.settings import pipelines_dir
 
 from . import aeries, window_store
 from . import settings as cfg
@@ -187,10 +187,9 @@ def run(options: RunOptions) -> dict:
 def _pipeline(warehouse: wh.Warehouse) -> dlt.Pipeline:
     # Load files are written once and read once, on the same machine: gzip only costs time, and
     # keeping a backfill's loaded files would fill the disk (and slow the next start) for nothing.
+    # Completed jobs deleted and raw_aeries_staging truncated after each load: common/at_rest.py.
     dlt.config["normalize.data_writer.disable_compression"] = True
-    dlt.config["load.delete_completed_jobs"] = True
-    return dlt.pipeline(pipeline_name=cfg.PIPELINE_NAME, destination=wh.dlt_destination(warehouse),
-                        dataset_name=cfg.DATASET_NAME, pipelines_dir=str(pipelines_dir()))
+    return at_rest.pipeline(cfg.PIPELINE_NAME, wh.dlt_destination(warehouse), cfg.DATASET_NAME)
 
 
 @dataclass
@@ -250,6 +249,14 @@ def _finish_pending(pipeline: dlt.Pipeline, warehouse: wh.Warehouse, sync: SyncR
 def _run(options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse, schools_payload: list[dict],
          today: date, school_year: int, sync: SyncRun) -> None:
     pipeline = _pipeline(warehouse)
+    try:
+        _run_pipeline(pipeline, options, client, warehouse, schools_payload, today, school_year, sync)
+    finally:
+        at_rest.purge_loaded(pipeline)
+
+
+def _run_pipeline(pipeline: dlt.Pipeline, options: RunOptions, client: AeriesClient, warehouse: wh.Warehouse,
+                  schools_payload: list[dict], today: date, school_year: int, sync: SyncRun) -> None:
     window_store.ensure_tables(warehouse)
     trouble = _Trouble()
     _finish_pending(pipeline, warehouse, sync, options.guard(), trouble)

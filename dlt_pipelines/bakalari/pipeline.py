@@ -8,16 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import dlt
 import httpx
 
+from dlt_pipelines.common import at_rest
 from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.audit import SyncRun
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.http import RetryPolicy
 from dlt_pipelines.common.locks import source_lock
 from dlt_pipelines.common.logs import event, get_logger
-from dlt_pipelines.common.settings import pipelines_dir
 
 from . import bakalari
 from .changes import classify, read_stored
@@ -74,6 +73,8 @@ def _sync(run: SyncRun, settings, dry_run, allow_empty, warehouse, transport, po
         run.counts[entity] = changes[entity].counts
     if dry_run or not any(c.rows for c in changes.values()):
         return
-    pipeline = dlt.pipeline(pipeline_name=PIPELINE_NAME, destination=wh.dlt_destination(warehouse),
-                            dataset_name=dataset, pipelines_dir=str(pipelines_dir()))
-    pipeline.run(bakalari(changes))
+    pipeline = at_rest.pipeline(PIPELINE_NAME, wh.dlt_destination(warehouse), dataset)
+    try:
+        pipeline.run(bakalari(changes))
+    finally:
+        at_rest.purge_loaded(pipeline)

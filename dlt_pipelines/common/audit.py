@@ -1,12 +1,13 @@
 """The audit trail every source shares: one row per run in ``ops.sync_runs`` and the
-rows that failed validation in ``ops.load_rejects``.
+rows that failed validation in ``ops.load_rejects`` (the reason in clear, never a value; the
+row itself AES-256-GCM encrypted with the rejects key, :mod:`.rejects_key`).
 
 Usage::
 
     with SyncRun("aeries", {"start_date": "2024-08-15"}) as run:
         run.add_count("students", 1200)
         run.requests += 1
-        run.reject("students", "StudentID missing", record={...})
+        run.reject("students", "StudentID missing", record={...})   # encrypted, see rejects_key
 
 The context manager logs ``sync_start`` and ``sync_ok``/``sync_fail`` and writes the row
 at start (status ``running``) and at the end, so a crashed run stays visible.
@@ -24,6 +25,7 @@ from typing import Any
 
 from psycopg2.extras import Json, execute_values
 
+from . import rejects_key
 from . import warehouse as wh
 from .logs import event, get_logger, redact
 
@@ -52,7 +54,8 @@ create table if not exists ops.load_rejects (
     line_number integer,
     column_name text,
     reason text not null,
-    record jsonb,
+    record_encrypted bytea,
+    record_key_id text,
     rejected_at timestamptz not null default now()
 );
 create index if not exists load_rejects_run_idx on ops.load_rejects (source, run_id);
@@ -63,6 +66,38 @@ def ensure_tables(warehouse: wh.Warehouse | None = None) -> None:
     with wh.cursor(warehouse) as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('ops.ddl'))")
         cur.execute(DDL)
+        _encrypt_legacy_records(cur)
+
+
+def _encrypt_legacy_records(cur) -> None:
+    """Warehouses from before encryption kept payloads in clear jsonb ``record``: encrypt them
+    into ``record_encrypted`` and drop the clear column (same transaction). Only then is the
+    table altered (altering needs its owner; a loader that merely writes it never gets here)."""
+    cur.execute("select 1 from information_schema.columns where table_schema = 'ops'"
+                " and table_name = 'load_rejects' and column_name = 'record'")
+    if cur.fetchone() is None:
+        return
+    cur.execute("alter table ops.load_rejects add column if not exists record_encrypted bytea,"
+                " add column if not exists record_key_id text")
+    cur.execute("select reject_id, run_id, source, resource, record from ops.load_rejects"
+                " where record is not null")
+    rows = cur.fetchall()
+    if rows:
+        key = rejects_key.load_key(create=True)
+
+        def sealed(run_id: str, source: str, resource: str, record) -> bytes:
+            return rejects_key.encrypt(key, record, rejects_key.associated_data(run_id, source, resource))
+
+        execute_values(
+            cur,
+            "update ops.load_rejects as r set record_encrypted = v.blob, record_key_id = v.key_id"
+            " from (values %s) as v (reject_id, blob, key_id) where r.reject_id = v.reject_id",
+            [(reject_id, sealed(run_id, source, resource, record), key.key_id)
+             for reject_id, run_id, source, resource, record in rows],
+            template="(%s::bigint, %s::bytea, %s::text)",
+        )
+    cur.execute("alter table ops.load_rejects drop column record")
+    event(get_logger("audit"), "load_rejects_encrypted", rows=len(rows))
 
 
 def new_run_id(source: str) -> str:
@@ -85,6 +120,7 @@ class SyncRun:
         self.status = "running"
         self.error_summary: str | None = None
         self._pending_rejects: list[tuple] = []
+        self._key: rejects_key.RejectsKey | None = None
         self._t0 = 0.0
         self.log = get_logger(source)
 
@@ -97,9 +133,15 @@ class SyncRun:
                column_name: str | None = None) -> None:
         """Keep a row that failed validation, with the reason; flushed in batches."""
         self.rejects += 1
+        blob = key_id = None
+        if record is not None:
+            if self._key is None:
+                self._key = rejects_key.load_key(create=True)
+            blob = rejects_key.encrypt(self._key, record,
+                                       rejects_key.associated_data(self.run_id, self.source, resource))
+            key_id = self._key.key_id
         self._pending_rejects.append(
-            (self.run_id, self.source, resource, file_name, line_number, column_name, reason,
-             Json(record) if record is not None else None)
+            (self.run_id, self.source, resource, file_name, line_number, column_name, reason, blob, key_id)
         )
         if len(self._pending_rejects) >= 1000:
             self.flush_rejects()
@@ -111,7 +153,7 @@ class SyncRun:
             execute_values(
                 cur,
                 "insert into ops.load_rejects (run_id, source, resource, file_name, line_number,"
-                " column_name, reason, record) values %s",
+                " column_name, reason, record_encrypted, record_key_id) values %s",
                 self._pending_rejects,
             )
         self._pending_rejects.clear()

@@ -5,21 +5,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .at_rest import TRAVERSE_ONLY_DIR, private_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def local_dir() -> Path:
-    """Git-ignored working folder for the embedded database, dlt state and demo files."""
+    """Git-ignored working folder for the embedded database, dlt state and keys: 0700, or 0711
+    when an embedded Postgres run by another OS user (the root case) lives in it: that user
+    must traverse it to reach ``pg``. Every folder inside that holds data is 0700 itself."""
     path = Path(os.environ.get("SCHOOLDATA_LOCAL_DIR", REPO_ROOT / ".local"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    pg = path / "pg"
+    if pg.exists() and pg.stat().st_uid != os.geteuid():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, TRAVERSE_ONLY_DIR)
+        return path
+    return private_dir(path)
 
 
 def pipelines_dir() -> Path:
-    """Where dlt keeps its local pipeline working state (resumable extracts live here)."""
-    path = Path(os.environ.get("SCHOOLDATA_PIPELINES_DIR", local_dir() / "dlt"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where dlt keeps its local pipeline working state (resumable extracts live here; 0700)."""
+    return private_dir(Path(os.environ.get("SCHOOLDATA_PIPELINES_DIR", local_dir() / "dlt")))
 
 
 def dbt_project_dir() -> Path:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dlt_pipelines.common import at_rest
 from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.audit import SyncRun
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.logs import event, get_logger
-from dlt_pipelines.common.settings import pipelines_dir
 
 from . import DATASET, PIPELINE_NAME, RESOURCE, iready
 from .files import Checked, check_file, discover, read_rows, redact_url
@@ -165,14 +165,10 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
                   rows_valid=o.get("rows_loaded", 0), rows_rejected=o.get("rows_rejected", 0))
 
         if to_load:
-            import dlt
-
             for key, value in DLT_CONFIG.items():
                 os.environ.setdefault(key, value)
 
-            pipeline = dlt.pipeline(pipeline_name=PIPELINE_NAME,
-                                    destination=wh.dlt_destination(warehouse),
-                                    dataset_name=DATASET, pipelines_dir=str(pipelines_dir()))
+            pipeline = at_rest.pipeline(PIPELINE_NAME, wh.dlt_destination(warehouse), DATASET)
             if pipeline.has_pending_data:
                 # left by a crashed run; its files were not marked loaded, so they load again now
                 event(log, "pending_packages_dropped", run_id=run.run_id)
@@ -185,6 +181,11 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
                 if os.environ.get("SCHOOLDATA_DEBUG") == "1":
                     raise
                 raise LoadFailed(_safe_summary(exc)) from None
+            finally:
+                # a failed package is not resumed (its files load again next run): drop it too
+                if pipeline.has_pending_data:
+                    pipeline.drop_pending_packages()
+                at_rest.purge_loaded(pipeline)
             run.add_count("load_packages", len(info.loads_ids))
 
         with wh.cursor(warehouse) as cur:

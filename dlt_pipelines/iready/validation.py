@@ -180,7 +180,7 @@ class RowValidator:
             elif kind in (INT, SCORE):
                 ok = pc.match_substring_regex(v, _INT_RE)
                 code = "scale_score_not_integer" if kind == SCORE else "not_an_integer"
-                rules.append((pc.and_kleene(present, pc.invert(ok)), c, code, "{!r} is not a whole number"))
+                rules.append((pc.and_kleene(present, pc.invert(ok)), c, code, "{} is not a whole number"))
                 clean = pc.replace_substring_regex(pc.if_else(ok, v, pa.scalar(None, pa.string())),
                                                    r"\.0*$", "")
                 number = pc.cast(clean, pa.int64())
@@ -198,26 +198,26 @@ class RowValidator:
                 clean = pc.utf8_rtrim(v, characters="%")
                 ok = pc.match_substring_regex(clean, _NUM_RE)
                 rules.append((pc.and_kleene(present, pc.invert(ok)), c, "percent_not_numeric",
-                              "{!r} is not a number"))
+                              "{} is not a number"))
                 typed[c] = pc.cast(pc.if_else(ok, clean, pa.scalar(None, pa.string())), pa.float64())
             elif kind == DATE:
                 uniques = pc.unique(v)
                 parsed = pa.array([parse_date(u) if u is not None else None for u in uniques.to_pylist()],
                                   pa.date32())
                 d = pc.take(parsed, pc.index_in(v, value_set=uniques))
-                rules.append((pc.invert(pc.is_valid(d)), c, "invalid_date", "{!r} is not a date (M/D/YYYY)"))
+                rules.append((pc.invert(pc.is_valid(d)), c, "invalid_date", "{} is not a date (M/D/YYYY)"))
                 typed[c] = d
             elif kind in (PLACEMENT, RELATIVE):
                 allowed = PLACEMENTS if kind == PLACEMENT else RELATIVE_PLACEMENTS
                 ok = pc.is_in(pc.utf8_lower(v), value_set=pa.array(sorted(allowed), pa.string()))
                 code = "unknown_placement" if kind == PLACEMENT else "unknown_relative_placement"
                 what = "an i-Ready placement" if kind == PLACEMENT else "a relative placement"
-                rules.append((pc.and_kleene(present, pc.invert(ok)), c, code, "{!r} is not " + what))
+                rules.append((pc.and_kleene(present, pc.invert(ok)), c, code, "{} is not " + what))
                 typed[c] = v
             elif kind == FLAG:
                 upper = pc.utf8_upper(v)
                 ok = pc.is_in(upper, value_set=pa.array(["Y", "N"]))
-                rules.append((pc.and_kleene(present, pc.invert(ok)), c, "invalid_flag", "{!r} is not Y or N"))
+                rules.append((pc.and_kleene(present, pc.invert(ok)), c, "invalid_flag", "{} is not Y or N"))
                 typed[c] = upper
             else:  # YEAR: the Academic Year column, else the year folder
                 if self.academic_year:
@@ -228,7 +228,7 @@ class RowValidator:
                 first = pc.cast(pc.utf8_slice_codeunits(text, 0, 4), pa.int32())
                 second = pc.cast(pc.utf8_slice_codeunits(text, 5, 9), pa.int32())
                 ok = pc.fill_null(pc.equal(pc.add(first, 1), second), False)
-                rules.append((pc.invert(ok), c, "invalid_academic_year", "{!r} is not like 2024-2025"))
+                rules.append((pc.invert(ok), c, "invalid_academic_year", "{} is not like 2024-2025"))
                 typed[c] = v
         sid = raw.get("student_id", empty)
         rules.insert(0, (pc.invert(pc.is_valid(sid)), "student_id", "missing_student_id",
@@ -260,8 +260,9 @@ class RowValidator:
             hits = pc.indices_nonzero(mask).to_pylist()
             for row in hits:
                 if row not in failures:
+                    # the reason stays in clear in ops.load_rejects: it never quotes the value
                     value = raw[column][row].as_py() if column in raw else None
-                    shown = "(empty)" if value is None else value
+                    shown = "(empty)" if value is None else "the value"
                     failures[row] = (column, f"{code}: {message.format(shown)}")
         for row in blank:
             del failures[row]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from dlt_pipelines.common.at_rest import lock_down_tree, private_dir
 from dlt_pipelines.common.settings import env
 
 
@@ -74,6 +75,8 @@ def start_stack(config: StackConfig, iready_dir: Path) -> Stack:
     aeries.start()
     bakalari = BakalariSimulator(CzechSchool(seed=config.seed))
     bakalari.start()
-    iready_dir.mkdir(parents=True, exist_ok=True)
+    # simulated vendor exports carry student names: a private folder, private files
+    private_dir(iready_dir)
     files = write_district_exports(district, iready_dir, seed=config.seed)
+    lock_down_tree(iready_dir)
     return Stack(config, district, aeries, bakalari, iready_dir, list(files))

@@ -120,6 +120,11 @@ def test_quality_report_from_build_audit_and_rejects(fresh_db, repo_root, tmp_pa
     assert "1 x diagnostic_results.completion_date: invalid_date  (1 run(s))" in text
     assert "1 x diagnostic_results: teacher '?' is not on the roster" in text
     assert SENTINEL not in text and "13/45/2024" not in text
+    # reasons only: the rows themselves are encrypted, and the report says how to read them
+    assert "needs the rejects key): python -m dlt_pipelines rejects decrypt --run-id" in text
+    with warehouse.cursor(fresh_db) as cur:
+        cur.execute("select string_agg((to_jsonb(r) - 'reason')::text, ' ') from ops.load_rejects as r")
+        assert SENTINEL not in cur.fetchone()[0]
 
     # `make docs` after the build replaces run_results.json: the audit tables still tell.
     assert _dbt(project, repo_root, "docs", "generate", "--empty-catalog") == 0
