@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from dlt_pipelines.common.at_rest import private_dir
 from dlt_pipelines.common.errors import ConfigError
 from dlt_pipelines.common.logs import register_secret
 from dlt_pipelines.common.settings import env
