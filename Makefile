@@ -8,10 +8,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CLI := $(PY) -m dlt_pipelines
 BENCH_JSON ?= bench/results/latest.json
+DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
+# the CLI ends (and ends its dbt child) when make is killed: dlt_pipelines/common/processes.py
+export SCHOOLDATA_DIE_WITH_PARENT := 1
 
 .PHONY: help setup db-up db-down db-status db-env db-roles simulate demo extract extract-aeries \
-	extract-iready extract-bakalari sync-bakalari sweep-aeries transform freshness quality docs docs-serve \
+	extract-iready extract-bakalari sync-bakalari sweep-aeries nightly weekly transform freshness quality docs docs-serve \
 	lint pii-check test unit-test bench clean clean-db
 
 help: ## list the targets
@@ -63,6 +66,12 @@ extract-bakalari: $(STAMP) ## sync the Bakalari roster
 sync-bakalari: $(STAMP) ## what cron runs every 15 minutes (exits at once if a run is active)
 	@$(CLI) bakalari $(ARGS)
 
+nightly: $(STAMP) ## cron, Mon-Sat: the configured sources, then dbt builds what changed
+	@$(CLI) nightly $(ARGS)
+
+weekly: $(STAMP) ## cron, Sunday: the Aeries sweep, the other sources, then a full dbt build
+	@$(CLI) weekly $(ARGS)
+
 transform: $(STAMP) ## dbt build (seeds, models, snapshots, tests)
 	@$(CLI) dbt build $(ARGS)
 
@@ -75,8 +84,8 @@ quality: $(STAMP) ## readable data-quality report: failing tests and latest reje
 docs: $(STAMP) ## build the dbt documentation site
 	@$(CLI) dbt docs generate
 
-docs-serve: $(STAMP) ## serve the docs site on http://localhost:8080
-	@$(CLI) dbt docs serve --port 8080 --host 127.0.0.1
+docs-serve: $(STAMP) ## serve the docs site on http://localhost:8080 (DOCS_PORT=...)
+	@$(CLI) dbt docs serve --port $(DOCS_PORT) --host 127.0.0.1 --no-browser
 
 lint: $(STAMP) ## ruff (Python), sqlfluff (dbt SQL) and the PII inventory check
 	$(VENV)/bin/ruff check dlt_pipelines tests bench

@@ -13,6 +13,7 @@ import sys
 from dlt_pipelines.common.at_rest import PRIVATE_UMASK
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.logs import configure, redact
+from dlt_pipelines.common.processes import Interrupted, maybe_die_with_parent
 
 COMMANDS = {
     "aeries": ("dlt_pipelines.aeries.cli", "extract and load Aeries SIS"),
@@ -20,6 +21,8 @@ COMMANDS = {
     "bakalari": ("dlt_pipelines.bakalari.cli", "sync the Bakalari roster"),
     "db": ("dlt_pipelines.db_cli", "embedded Postgres: up, down, status, env; roles and grants"),
     "dbt": ("dlt_pipelines.dbt_runner", "run dbt against the resolved warehouse"),
+    "nightly": ("dlt_pipelines.nightly", "cron each night: the configured sources, then dbt on what changed"),
+    "weekly": ("dlt_pipelines.weekly", "cron on Sunday: the Aeries sweep, the sources, a full dbt build"),
     "simulate": ("dlt_pipelines.simulators.cli", "serve the synthetic district over HTTP"),
     "demo": ("dlt_pipelines.demo", "run everything end to end against the simulators"),
     "quality": ("dlt_pipelines.quality", "data-quality report: failing tests and rejects"),
@@ -44,6 +47,7 @@ def run(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {name!r}.\n\n{usage()}", file=sys.stderr)
         return 2
     configure()
+    maybe_die_with_parent()
     # Files and folders a command creates (dlt packages, keys, dbt artefacts) are private: 0600/0700.
     old_umask = os.umask(PRIVATE_UMASK)
     try:
@@ -51,6 +55,9 @@ def run(argv: list[str] | None = None) -> int:
         return int(module.main(rest) or 0)
     except OperatorError as exc:
         return _operator_error(exc)
+    except Interrupted as exc:
+        print(f"{exc}: the child process ended with it", file=sys.stderr)
+        return exc.status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,11 @@ dbt runs as the resolved user (on the embedded default, its superuser; on a DBA'
 a login that holds ``transformer``). The models grant SELECT to the ``analyst`` and
 ``pii_reader`` roles (dbt_project.yml); when the server lacks them this wrapper builds
 without grants (``DBT_GRANT_ROLES=false``) and says how to create them.
+
+It also tells dbt which sources the deployment has (``SCHOOLDATA_DBT_SOURCES``, see
+:mod:`dlt_pipelines.common.deployment`), so the models of an absent source are disabled, and
+runs dbt as a child that ends when the wrapper is stopped or killed
+(:mod:`dlt_pipelines.common.processes`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import os
 import subprocess
 import sys
 
-from dlt_pipelines.common import roles, settings, warehouse
-from dlt_pipelines.common.errors import OperatorError
+from dlt_pipelines.common import deployment, roles, settings, warehouse
+from dlt_pipelines.common.errors import ConfigError, OperatorError
 from dlt_pipelines.common.logs import event, get_logger
+from dlt_pipelines.common.processes import run_child
 
 log = get_logger("dbt")
 
@@ -39,11 +45,26 @@ def _grants_env(wh: warehouse.Warehouse) -> dict[str, str]:
     return {"DBT_GRANT_ROLES": "false"}
 
 
+def _sources_env(wh: warehouse.Warehouse) -> dict[str, str]:
+    """SCHOOLDATA_DBT_SOURCES from the deployment, unless the caller set it."""
+    if deployment.DBT_ENV in os.environ:
+        return {}
+    try:
+        sources = deployment.dbt_sources(wh)
+    except OperatorError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        return {}  # dbt reports the connection problem itself
+    event(log, "dbt_sources", sources=",".join(sources) or "none")
+    return {deployment.DBT_ENV: ",".join(sources)}
+
+
 def dbt_env(wh: warehouse.Warehouse | None = None) -> dict[str, str]:
     wh = wh or warehouse.resolve()
     env = dict(os.environ)
     env.update(wh.libpq_env())
     env.update(_grants_env(wh))
+    env.update(_sources_env(wh))
     env.setdefault("DBT_PROFILES_DIR", str(settings.profiles_dir()))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
@@ -52,10 +73,10 @@ def dbt_env(wh: warehouse.Warehouse | None = None) -> dict[str, str]:
 def run_dbt(args: list[str], wh: warehouse.Warehouse | None = None, check: bool = False,
             capture: bool = False) -> subprocess.CompletedProcess:
     dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
-    return subprocess.run(
-        [dbt, *args], cwd=settings.dbt_project_dir(), env=dbt_env(wh), check=check,
-        capture_output=capture, text=True,
-    )
+    result = run_child([dbt, *args], capture=capture, cwd=settings.dbt_project_dir(), env=dbt_env(wh))
+    if check:
+        result.check_returncode()
+    return result
 
 
 def main(argv: list[str]) -> int:

@@ -3,25 +3,17 @@
     RESTRICTED: the one model with personal fields (names, birth date, gender, state id,
     e-mail, registration number) of SIS students and Bakaláři teachers and students. Every
     other mart is free of them and joins here on its id when an analyst needs a name. Built
-    in the `restricted` schema so access can be granted separately.
+    in the `restricted` schema so access can be granted separately. Built from the sources the
+    deployment has (macro source_enabled): Aeries students, Bakaláři teachers and students.
 -#}
+{%- set has_aeries = source_enabled('aeries') -%}
+{%- set has_bakalari = source_enabled('bakalari') %}
 with
 
+{% if has_aeries -%}
 sis_students as (
 
     select * from {{ ref('stg_aeries__students') }}
-
-),
-
-bakalari_teachers as (
-
-    select * from {{ ref('stg_bakalari__teachers') }}
-
-),
-
-bakalari_students as (
-
-    select * from {{ ref('stg_bakalari__students') }}
 
 ),
 
@@ -43,6 +35,20 @@ sis as (
         cast(null as text) as registration_number
     from sis_students
     order by student_id asc, loaded_at desc
+
+),
+
+{% endif -%}
+{% if has_bakalari -%}
+bakalari_teachers as (
+
+    select * from {{ ref('stg_bakalari__teachers') }}
+
+),
+
+bakalari_students as (
+
+    select * from {{ ref('stg_bakalari__students') }}
 
 ),
 
@@ -90,13 +96,41 @@ students as (
 
 ),
 
+{% endif -%}
+no_one as (
+
+    {#- the shape of the table when the deployment has none of the sources above #}
+    select
+        cast(null as text) as person_id,
+        cast(null as text) as source_system,
+        cast(null as text) as person_type,
+        cast(null as text) as source_person_id,
+        cast(null as text) as first_name,
+        cast(null as text) as middle_name,
+        cast(null as text) as last_name,
+        cast(null as text) as display_name,
+        cast(null as date) as birth_date,
+        cast(null as text) as gender,
+        cast(null as text) as state_student_id,
+        cast(null as text) as email,
+        cast(null as text) as registration_number
+    where false
+
+),
+
 final as (
 
+    select * from no_one
+    {%- if has_aeries %}
+    union all
     select * from sis
+    {%- endif %}
+    {%- if has_bakalari %}
     union all
     select * from teachers
     union all
     select * from students
+    {%- endif %}
 
 )
 

@@ -6,6 +6,7 @@
     figures use each student's latest diagnostic in the window, attributed to the school and
     grade the student attended during the window.
 -#}
+{%- set has_iready = source_enabled('iready') %}
 
 with
 
@@ -28,6 +29,7 @@ student_year as (
 
 ),
 
+{% if has_iready -%}
 diagnostics as (
 
     select * from {{ ref('fct_iready_diagnostics') }}
@@ -47,6 +49,7 @@ id_map as (
 
 ),
 
+{% endif -%}
 windows as (
 
     select
@@ -130,6 +133,7 @@ attendance_kpis as (
 
 ),
 
+{% if has_iready -%}
 window_diagnostics as (
 
     select
@@ -179,6 +183,25 @@ iready_kpis as (
 
 ),
 
+{% else -%}
+iready_kpis as (
+
+    {#- a deployment without i-Ready: no assessed students, no shares #}
+    select
+        cast(null as bigint) as school_code,
+        cast(null as integer) as grade_level,
+        cast(null as text) as school_year,
+        cast(null as text) as test_window,
+        {%- for subject in ['reading', 'math'] %}
+            cast(null as bigint) as {{ subject }}_assessed_count,
+            cast(null as numeric) as {{ subject }}_pct_on_or_above_grade_level,
+            cast(null as double precision) as {{ subject }}_median_percent_progress_typical{{ ',' if not loop.last }}
+        {%- endfor %}
+    where false
+
+),
+
+{% endif -%}
 final as (
 
     select

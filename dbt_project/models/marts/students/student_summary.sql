@@ -20,7 +20,23 @@ attendance as (
 
 academic as (
 
+    {% if source_enabled('iready') -%}
     select * from {{ ref('int_students__academic_risk') }}
+    {%- else -%}
+    {#- a deployment without i-Ready: academic fields stay empty, risk 'unknown' #}
+    select
+        cast(null as bigint) as student_id,
+        cast(null as text) as school_year,
+        {%- for subject in ['reading', 'math'] %}
+            cast(null as integer) as {{ subject }}_scale_score,
+            cast(null as text) as {{ subject }}_relative_placement,
+            cast(null as integer) as {{ subject }}_placement_ordinal,
+            cast(null as numeric) as {{ subject }}_percent_progress_typical,
+            cast(null as text) as {{ subject }}_academic_risk,
+        {%- endfor %}
+        cast(null as text) as academic_risk
+    where false
+    {%- endif %}
 
 ),
 
