@@ -105,7 +105,7 @@ bench: $(STAMP) ## benchmarks; prints a table and writes $(BENCH_JSON)
 	$(PY) -m bench --output $(BENCH_JSON)
 
 clean: ## remove build output, caches and generated files (keeps the database)
-	rm -rf dbt_project/target dbt_project/logs .pytest_cache .ruff_cache .local/dlt .local/demo
+	rm -rf dbt_project/target dbt_project/logs .pytest_cache .ruff_cache .hypothesis .local/dlt .local/demo
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-db: ## stop and delete the embedded database

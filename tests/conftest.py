@@ -4,12 +4,22 @@ database per test that needs one. Nothing here assumes a server that is already 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from dlt_pipelines.common import embedded_pg, warehouse
+
+# Hypothesis keeps what it learns, including constants read from the code (the simulator's name
+# lists among them), in a folder of its own: outside the checkout and private, so no student-like
+# name is left in the repository after a test run.
+_HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / f"schooldata-hypothesis-{os.getuid()}"
+_HYPOTHESIS_HOME.mkdir(mode=0o700, exist_ok=True)
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_HYPOTHESIS_HOME)
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 
 @pytest.fixture(scope="session")
