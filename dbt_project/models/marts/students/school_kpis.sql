@@ -30,24 +30,24 @@ student_year as (
 ),
 
 {% if has_iready -%}
-diagnostics as (
+    diagnostics as (
 
-    select * from {{ ref('fct_iready_diagnostics') }}
-    where is_latest_in_window
+        select * from {{ ref('fct_iready_diagnostics') }}
+        where is_latest_in_window
 
-),
+    ),
 
-growth as (
+    growth as (
 
-    select * from {{ ref('fct_iready_growth') }}
+        select * from {{ ref('fct_iready_growth') }}
 
-),
+    ),
 
-id_map as (
+    id_map as (
 
-    select * from {{ ref('int_students__iready_id_map') }}
+        select * from {{ ref('int_students__iready_id_map') }}
 
-),
+    ),
 
 {% endif -%}
 windows as (
@@ -134,54 +134,54 @@ attendance_kpis as (
 ),
 
 {% if has_iready -%}
-window_diagnostics as (
+    window_diagnostics as (
 
-    select
-        window_students.school_code,
-        window_students.grade_level,
-        window_students.school_year,
-        window_students.test_window,
-        diagnostics.subject,
-        diagnostics.is_on_or_above_grade_level,
-        100.0 * (diagnostics.overall_scale_score - growth.baseline_scale_score)
-        / nullif(growth.annual_typical_growth_measure, 0) as percent_progress_typical
-    from diagnostics
-    inner join id_map
-        on diagnostics.student_id = id_map.iready_student_id
-    inner join window_students
-        on
-            id_map.student_id = window_students.student_id
-            and diagnostics.school_year = window_students.school_year
-            and diagnostics.test_window = window_students.test_window
-    left join growth
-        on
-            diagnostics.student_id = growth.student_id
-            and diagnostics.subject = growth.subject
-            and diagnostics.school_year = growth.school_year
+        select
+            window_students.school_code,
+            window_students.grade_level,
+            window_students.school_year,
+            window_students.test_window,
+            diagnostics.subject,
+            diagnostics.is_on_or_above_grade_level,
+            100.0 * (diagnostics.overall_scale_score - growth.baseline_scale_score)
+            / nullif(growth.annual_typical_growth_measure, 0) as percent_progress_typical
+        from diagnostics
+        inner join id_map
+            on diagnostics.student_id = id_map.iready_student_id
+        inner join window_students
+            on
+                id_map.student_id = window_students.student_id
+                and diagnostics.school_year = window_students.school_year
+                and diagnostics.test_window = window_students.test_window
+        left join growth
+            on
+                diagnostics.student_id = growth.student_id
+                and diagnostics.subject = growth.subject
+                and diagnostics.school_year = growth.school_year
 
-),
+    ),
 
-iready_kpis as (
+    iready_kpis as (
 
-    select
-        school_code,
-        grade_level,
-        school_year,
-        test_window,
-        count(*) filter (where subject = 'reading') as reading_assessed_count,
-        avg(case when is_on_or_above_grade_level then 100.0 else 0 end) filter (where subject = 'reading')
-            as reading_pct_on_or_above_grade_level,
-        percentile_cont(0.5) within group (order by percent_progress_typical) filter (where subject = 'reading')
-            as reading_median_percent_progress_typical,
-        count(*) filter (where subject = 'math') as math_assessed_count,
-        avg(case when is_on_or_above_grade_level then 100.0 else 0 end) filter (where subject = 'math')
-            as math_pct_on_or_above_grade_level,
-        percentile_cont(0.5) within group (order by percent_progress_typical) filter (where subject = 'math')
-            as math_median_percent_progress_typical
-    from window_diagnostics
-    group by school_code, grade_level, school_year, test_window
+        select
+            school_code,
+            grade_level,
+            school_year,
+            test_window,
+            count(*) filter (where subject = 'reading') as reading_assessed_count,
+            avg(case when is_on_or_above_grade_level then 100.0 else 0 end) filter (where subject = 'reading')
+                as reading_pct_on_or_above_grade_level,
+            percentile_cont(0.5) within group (order by percent_progress_typical) filter (where subject = 'reading')
+                as reading_median_percent_progress_typical,
+            count(*) filter (where subject = 'math') as math_assessed_count,
+            avg(case when is_on_or_above_grade_level then 100.0 else 0 end) filter (where subject = 'math')
+                as math_pct_on_or_above_grade_level,
+            percentile_cont(0.5) within group (order by percent_progress_typical) filter (where subject = 'math')
+                as math_median_percent_progress_typical
+        from window_diagnostics
+        group by school_code, grade_level, school_year, test_window
 
-),
+    ),
 
 {% else -%}
 iready_kpis as (

@@ -21,7 +21,7 @@ attendance as (
 academic as (
 
     {% if source_enabled('iready') -%}
-    select * from {{ ref('int_students__academic_risk') }}
+        select * from {{ ref('int_students__academic_risk') }}
     {%- else -%}
     {#- a deployment without i-Ready: academic fields stay empty, risk 'unknown' #}
     select
