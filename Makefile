@@ -46,8 +46,8 @@ db-roles: $(STAMP) ## create the loader/transformer/analyst/pii_reader roles and
 simulate: $(STAMP) ## serve the synthetic district (Aeries, Bakalari) and write i-Ready files
 	@$(CLI) simulate
 
-demo: $(STAMP) ## everything end to end: database, simulators, pipelines, dbt build, docs
-	@$(CLI) demo
+demo: $(STAMP) ## everything end to end: database, simulators, pipelines, dbt build, docs (ARGS="--sources bakalari")
+	@$(CLI) demo $(ARGS)
 
 extract: extract-aeries extract-iready extract-bakalari ## run every source
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dlt_pipelines import pii_check
-from dlt_pipelines.common import settings, warehouse
+from dlt_pipelines.common import deployment, settings, warehouse
 from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.logs import event, get_logger
 from dlt_pipelines.dbt_runner import run_dbt
@@ -60,14 +60,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--schools", type=int, default=defaults.n_schools)
     parser.add_argument("--students-per-school", type=int, default=defaults.students_per_school)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    shape = deployment.explicit_sources() or deployment.ALL_SOURCES
+    parser.add_argument("--sources", default=",".join(shape),
+                        help="the deployment shape to show: e.g. aeries,iready (a US district) or bakalari "
+                             "(a Czech school); default SCHOOLDATA_SOURCES, else all three")
     args = parser.parse_args(argv)
+    os.environ[deployment.SETTING] = args.sources
+    sources = deployment.explicit_sources()
+    os.environ[deployment.DBT_ENV] = ",".join(sources)  # dbt builds exactly this shape
 
     wh = warehouse.resolve()
     print(f"warehouse: {wh.describe()}")
     config = StackConfig(seed=args.seed, n_schools=args.schools,
                          students_per_school=args.students_per_school)
     print(f"simulating {config.n_schools} schools x {config.students_per_school} students "
-          f"(seed {config.seed}), school year {config.start_date} to {config.end_date}")
+          f"(seed {config.seed}), school year {config.start_date} to {config.end_date}; "
+          f"sources: {', '.join(sources)}")
     # The simulated i-Ready exports hold student names, like a vendor's: they are written to a
     # private (0700) temporary folder outside the checkout and deleted once loaded.
     shutil.rmtree(settings.local_dir() / "demo", ignore_errors=True)  # where older demos wrote them
@@ -84,9 +92,12 @@ def main(argv: list[str]) -> int:
         from dlt_pipelines.bakalari import cli as bakalari_cli
         from dlt_pipelines.iready import cli as iready_cli
 
-        _step("extract aeries", results, lambda: aeries_cli.main(["--rate-limit", "0"]))
-        _step("extract i-ready", results, lambda: iready_cli.main([]))
-        _step("sync bakalari", results, lambda: bakalari_cli.main(["--requests-per-minute", "0"]))
+        if "aeries" in sources:
+            _step("extract aeries", results, lambda: aeries_cli.main(["--rate-limit", "0"]))
+        if "iready" in sources:
+            _step("extract i-ready", results, lambda: iready_cli.main([]))
+        if "bakalari" in sources:
+            _step("sync bakalari", results, lambda: bakalari_cli.main(["--requests-per-minute", "0"]))
     finally:
         stack.stop()
         shutil.rmtree(exports, ignore_errors=True)
