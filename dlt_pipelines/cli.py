@@ -28,12 +28,15 @@ COMMANDS = {
     "quality": ("dlt_pipelines.quality", "data-quality report: failing tests and rejects"),
     "pii-check": ("dlt_pipelines.pii_check", "PII inventory check of the dbt project (fails on a gap)"),
     "rejects": ("dlt_pipelines.rejects_cli", "decrypt rejected rows for an operator holding the key"),
+    "serve": ("dlt_pipelines.ops_service.serve_cmd", "the operations service: sync API, webhooks, /metrics"),
+    "tokens": ("dlt_pipelines.ops_service.tokens_cmd", "API tokens of the service: create, list, revoke"),
+    "dead-letters": ("dlt_pipelines.ops_service.dead_letters_cmd", "webhook dead letters: list/replay/purge"),
 }
 
 
 def usage() -> str:
     lines = ["usage: python -m dlt_pipelines <command> [options]", "", "commands:"]
-    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 

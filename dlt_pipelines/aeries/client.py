@@ -100,6 +100,10 @@ class AeriesClient:
     def retries(self) -> int:
         return self.http.retries
 
+    @property
+    def status_counts(self) -> dict[int, int]:
+        return self.http.status_counts
+
     def close(self) -> None:
         self.http.close()
 

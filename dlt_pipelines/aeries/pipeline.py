@@ -181,6 +181,8 @@ def run(options: RunOptions) -> dict:
             _run(options, client, warehouse, schools_payload, today, school_year, sync)
         finally:
             sync.requests, sync.retries = client.requests, client.retries
+            for code, n in client.status_counts.items():
+                sync.add_count(f"http_status_{code}", n)
     return sync.summary()
 
 

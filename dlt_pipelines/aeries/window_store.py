@@ -32,6 +32,7 @@ from psycopg2.extras import execute_values
 from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.logs import event, get_logger
 
+from .events import DDL as EVENTS_DDL
 from .settings import DATASET_NAME
 from .windows import FetchedWindow
 
@@ -132,6 +133,7 @@ def ensure_tables(warehouse: wh.Warehouse | None = None) -> None:
     with wh.cursor(warehouse) as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('aeries.ddl'))")
         cur.execute(DDL)
+        cur.execute(EVENTS_DDL)  # the webhook's events table, so the live model always finds it
 
 
 def fetched_windows(warehouse: wh.Warehouse | None = None,

@@ -104,13 +104,28 @@ def new_run_id(source: str) -> str:
     return f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
+RUN_ID_ENV = "SCHOOLDATA_RUN_ID"
+
+
+def _announced_run_id(source: str) -> str | None:
+    """The id in ``SCHOOLDATA_RUN_ID`` when it names a run of this source (taken once)."""
+    import os
+
+    value = os.environ.get(RUN_ID_ENV)
+    if value and value.startswith(f"{source}-"):
+        del os.environ[RUN_ID_ENV]
+        return value
+    return None
+
+
 class SyncRun:
     def __init__(self, source: str, parameters: dict[str, Any] | None = None,
                  warehouse: wh.Warehouse | None = None, run_id: str | None = None):
         self.source = source
         self.parameters = parameters or {}
         self.warehouse = warehouse
-        self.run_id = run_id or new_run_id(source)
+        # RUN_ID_ENV: the run id the operations service announced when it started this process
+        self.run_id = run_id or _announced_run_id(source) or new_run_id(source)
         self.counts: Counter[str] = Counter()
         self.requests = 0
         self.retries = 0

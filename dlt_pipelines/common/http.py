@@ -129,6 +129,7 @@ class ResilientClient:
         self.limiter = RateLimiter(rate_limit_per_minute, sleep=sleep)
         self.requests = 0
         self.retries = 0
+        self.status_counts: dict[int, int] = {}  # responses by HTTP status (the service's /metrics)
         self._consecutive_failures = 0
         self._sleep = sleep
         self.log = get_logger(source)
@@ -164,6 +165,7 @@ class ResilientClient:
             self.requests += 1
             try:
                 response = self.client.request(method, path, **kwargs)
+                self.status_counts[response.status_code] = self.status_counts.get(response.status_code, 0) + 1
                 if response.status_code in RETRYABLE_STATUS or response.status_code in retry_statuses:
                     raise TransientHTTPError(
                         f"HTTP {response.status_code}",

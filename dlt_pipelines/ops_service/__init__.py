@@ -1,0 +1,1 @@
+"""The operations service: on-demand syncs, signed webhooks, metrics (docs/ops-service.md)."""
