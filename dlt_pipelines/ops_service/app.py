@@ -12,6 +12,8 @@ Errors are JSON: ``{"error": ..., "detail": ...}``.
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -151,10 +153,15 @@ def create_app(warehouse: wh.Warehouse | None = None) -> Starlette:
     from starlette.middleware import Middleware
     from starlette.middleware.base import BaseHTTPMiddleware
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        runner.stop_all()  # the on-demand runs end with the service
+
     app = Starlette(
         routes=routes,
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=count_requests)],
-        on_shutdown=[runner.stop_all],
+        lifespan=lifespan,
     )
     app.state.runner = runner
     return app
