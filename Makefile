@@ -95,6 +95,10 @@ lint: $(STAMP) ## ruff (Python), sqlfluff (dbt SQL) and the PII inventory check
 pii-check: $(STAMP) ## PII inventory: no PII outside locked schemas, every PII-like column tagged
 	$(CLI) pii-check
 
+.PHONY: serve
+serve: $(STAMP) ## the operations service on http://127.0.0.1:8090: sync API, webhooks, /metrics (ARGS="--port 8091")
+	@$(CLI) serve $(ARGS)
+
 unit-test: $(STAMP) ## fast tests only
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
