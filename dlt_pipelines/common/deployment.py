@@ -8,7 +8,8 @@ Without it:
   (``AERIES_BASE_URL``, ``IREADY_SOURCE_URL``, ``BAKALARI_BASE_URL``, or the same keys in dlt's
   secrets);
 * the sources dbt *builds* are those whose raw tables exist in the warehouse (what was ever
-  loaded), so an analyst's ``make transform`` works in every shape.
+  loaded), so an analyst's ``make transform`` works in every shape; before anything was loaded,
+  every source (the docs site shows the whole project).
 
 dbt receives the list as ``SCHOOLDATA_DBT_SOURCES``; the models of an absent source are
 disabled (``dbt_project.yml``), not errored.
@@ -82,6 +83,10 @@ def loaded_sources(warehouse: wh.Warehouse | None = None) -> tuple[str, ...]:
 
 
 def dbt_sources(warehouse: wh.Warehouse | None = None) -> tuple[str, ...]:
-    """The sources dbt builds: the explicit setting, else what was ever loaded."""
+    """The sources dbt builds: the explicit setting, else what was ever loaded, else (a warehouse
+    where nothing was loaded yet: no shape to detect) every source, so the docs site and `dbt
+    parse` show the whole project."""
     explicit = explicit_sources()
-    return explicit if explicit is not None else loaded_sources(warehouse)
+    if explicit is not None:
+        return explicit
+    return loaded_sources(warehouse) or ALL_SOURCES
