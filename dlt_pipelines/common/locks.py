@@ -51,6 +51,12 @@ def source_lock(warehouse: wh.Warehouse | None, source: str, what: str | None = 
                     "nothing to do: wait for it to finish (see ops.sync_runs) or let the next scheduled "
                     "run pick the work up.",
                 )
-        yield
+        try:
+            yield
+        finally:
+            # unlock explicitly: a closed connection's backend frees the lock only when it exits,
+            # which a run started right after this one could still see as busy
+            with contextlib.suppress(Exception), conn.cursor() as cur:
+                cur.execute("select pg_advisory_unlock(hashtext(%s))", (lock_key(source),))
     finally:
         conn.close()

@@ -242,18 +242,19 @@ def test_a_changed_file_replaces_its_rows_and_a_crash_never_half_loads(fresh_db,
         (new_sha, len(new) - 1)]
 
 
-def test_duplicates_across_files_newer_file_wins(fresh_db, tmp_path):
+def test_duplicates_across_files_the_newer_export_wins_by_its_name_never_its_mtime(fresh_db, tmp_path):
     src = tmp_path / "src"
     paths = write_exports(roster(10), src / "2024-2025", seed=6, academic_years=("2024-2025",))
     first = paths[1]  # math
-    resent = src / "resent" / "2024-2025" / first.name
     rows = read_csv(first)
     i_score = rows[0].index("Overall Scale Score")
     changed = [list(r) for r in rows]
     changed[1][i_score] = str(int(rows[1][i_score]) + 3)
-    write_csv(resent, changed)
-    os.utime(first, (1_700_000_000, 1_700_000_000))
-    os.utime(resent, (1_700_000_100, 1_700_000_100))
+    # a correcting export, dated in its name, copied with an OLDER modification time
+    resent = write_csv(src / "resent" / "2024-2025" / "diagnostic_results_math_CONFIDENTIAL_2025-06-20.csv",
+                       changed)
+    os.utime(first, (1_700_000_200, 1_700_000_200))
+    os.utime(resent, (1_600_000_000, 1_600_000_000))
     report = run_iready(str(src))
     assert report.rows_rejected == 0 and report.duplicates_superseded == len(rows) - 1
     assert rows_by_file()[resent.relative_to(src).as_posix()] == len(rows) - 1  # nothing lost in raw
@@ -263,12 +264,21 @@ def test_duplicates_across_files_newer_file_wins(fresh_db, tmp_path):
     assert query(sql, key) == [(int(changed[1][i_score]), resent.relative_to(src).as_posix())]
     dedup = query("select count(*) from raw_iready.diagnostic_results_deduplicated where subject = 'math'")
     assert dedup == [(len(rows) - 1,)]
-    # the first delivery becomes the newer one: it wins after a forced reload
+    assert query("select export_as_of::text from raw_iready.files where path = %s",
+                 (resent.relative_to(src).as_posix(),)) == [("2025-06-20",)]
+    # touching the older file changes nothing: the modification time never decides
     counts = rows_by_file()
-    os.utime(first, (1_700_000_200, 1_700_000_200))
+    os.utime(first, (1_800_000_000, 1_800_000_000))
     run_iready(str(src), force=True)
-    assert query(sql, key) == [(int(rows[1][i_score]), first.relative_to(src).as_posix())]
+    assert query(sql, key) == [(int(changed[1][i_score]), resent.relative_to(src).as_posix())]
     assert rows_by_file() == counts  # a forced reload replaces, never doubles
+    # a later-dated export wins over both
+    later = [list(r) for r in rows]
+    later[1][i_score] = str(int(rows[1][i_score]) - 2)
+    newest = write_csv(src / "diagnostic_results_math_CONFIDENTIAL_20250701.csv", later)
+    os.utime(newest, (1_500_000_000, 1_500_000_000))
+    run_iready(str(src))
+    assert query(sql, key) == [(int(later[1][i_score]), newest.relative_to(src).as_posix())]
 
 
 def test_fsspec_memory_url(fresh_db, tmp_path):
