@@ -15,6 +15,7 @@ from dlt_pipelines.common.logs import configure, redact
 
 COMMANDS = {
     "aeries": ("dlt_pipelines.aeries.cli", "extract and load Aeries SIS"),
+    "aeries-files": ("dlt_pipelines.aeries_files.cli", "load Aeries CSV exports (instead of the API)"),
     "iready": ("dlt_pipelines.iready.cli", "load i-Ready diagnostic exports"),
     "bakalari": ("dlt_pipelines.bakalari.cli", "sync the Bakalari roster"),
     "db": ("dlt_pipelines.db_cli", "embedded Postgres: up, down, status, env"),
@@ -27,7 +28,7 @@ COMMANDS = {
 
 def usage() -> str:
     lines = ["usage: python -m dlt_pipelines <command> [options]", "", "commands:"]
-    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 
