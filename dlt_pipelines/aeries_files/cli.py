@@ -37,14 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first date the attendance exports cover (default: each school's first date in the "
                         "file); dates before it are rejected")
     p.add_argument("--end-date", type=_date, default=None,
-                   help="last date the attendance exports cover (default: each school's last date in the file)")
+                   help="last date the attendance exports cover (default: the last date in the file)")
     p.add_argument("--force", action="store_true",
                    help="load every valid file even if unchanged, or older than what is loaded")
     p.add_argument("--max-delete-share", type=float, default=window_store.DEFAULT_MAX_DELETE_SHARE,
-                   metavar="SHARE", help="hold back an attendance export that would remove more than this share "
-                                         "of the student-days held for its school and dates")
-    p.add_argument("--allow-mass-delete", action="store_true", help="apply such exports: the deletions are real")
-    p.add_argument("--dry-run", action="store_true", help="check files and rows, print the report, write nothing")
+                   metavar="SHARE", help="hold back an attendance export that would remove more than this "
+                                         "share of the student-days held for its school and dates")
+    p.add_argument("--allow-mass-delete", action="store_true",
+                   help="apply such exports: the deletions are real")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check files and rows, print the report, write nothing")
     p.add_argument("--strict", action="store_true", help="exit 1 when any file was refused")
     p.add_argument("--chunk-rows", type=int, default=5_000, help=argparse.SUPPRESS)
     return p
@@ -61,7 +63,8 @@ def print_report(report: RunReport, out=None) -> None:
         if f.message:
             print(f"            {f.message}", file=out)
     print(f"files: {report.count('loaded')} loaded, {report.count('unchanged')} unchanged, "
-          f"{report.count('refused')} refused, {report.count('checked')} checked, {len(report.ignored)} ignored; "
+          f"{report.count('refused')} refused, {report.count('checked')} checked, "
+          f"{len(report.ignored)} ignored; "
           f"rows: {report.rows_loaded:,} loaded, {report.rows_rejected:,} rejected", file=out)
     if report.rows_rejected or report.count("refused"):
         print("details: raw_aeries.export_files (per file) and ops.load_rejects (per line, source "

@@ -266,8 +266,8 @@ def _load_one(pipeline: Any, warehouse: wh.Warehouse, checked: Checked, sync: Sy
                 f" than this one ({as_of}); the newer one is kept (--force loads it anyway)")
 
     if not options.force and loaded_as_of and f.name_date and f.name_date < loaded_as_of:
-        return (f"older_export: this version is dated {f.name_date} in its name but the loaded one {loaded_as_of};"
-                " the newer export is kept (--force loads it anyway)")
+        return (f"older_export: this version is dated {f.name_date} in its name but the loaded one"
+                f" {loaded_as_of}; the newer export is kept (--force loads it anyway)")
     source = aeries_files(checked, reject, loaded_at, sync.run_id, start=options.start_date,
                           end=options.end_date, chunk_rows=options.chunk_rows, check_window=check_window)
     try:
@@ -283,9 +283,10 @@ def _load_one(pipeline: Any, warehouse: wh.Warehouse, checked: Checked, sync: Sy
         if refusal is not None:
             return refusal.reason
         if filedrop.io_failure(exc) is not None:
-            raise OperatorError(f"Reading or loading {f.rel} failed: {type(filedrop.io_failure(exc)).__name__}.",
-                                "rerun once the source and the warehouse answer again; loaded files are kept.",
-                                ) from None
+            failure = type(filedrop.io_failure(exc)).__name__
+            raise OperatorError(f"Reading or loading {f.rel} failed: {failure}.",
+                                "rerun once the source and the warehouse answer again; loaded files are"
+                                " kept.") from None
         return (f"unreadable: the file could not be loaded ({type(exc).__name__}); nothing of it was loaded;"
                 " rerun with SCHOOLDATA_DEBUG=1 for details")
     if f.kind == "ATT":
@@ -293,8 +294,9 @@ def _load_one(pipeline: Any, warehouse: wh.Warehouse, checked: Checked, sync: Sy
         if applied.held_back:
             removed = sum(h.removed for h in applied.held_back)
             held = sum(h.existing for h in applied.held_back)
+            schools = ", ".join(sorted({str(h.school_code) for h in applied.held_back}))
             return (f"held_back: the export would remove {removed} of the {held} student-days the warehouse"
-                    f" holds for school(s) {', '.join(sorted({str(h.school_code) for h in applied.held_back}))}"
+                    f" holds for school(s) {schools}"
                     " and its dates; nothing was replaced. If the deletions are real, rerun with"
                     " --allow-mass-delete")
         sync.add_count("attendance_windows", applied.windows)

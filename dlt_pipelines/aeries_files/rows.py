@@ -83,7 +83,8 @@ def convert(f: Field, raw: str) -> Any:
     if f.kind == DATE:
         value = parse_date(text)
         if value is None:
-            raise RowError(column, f"invalid_date: {f.header('labels')} is not a date (M/D/YYYY or YYYY-MM-DD)")
+            raise RowError(column, f"invalid_date: {f.header('labels')} is not a date"
+                                   " (M/D/YYYY or YYYY-MM-DD)")
         return value
     if f.kind == BOOL:
         low = text.casefold()
@@ -97,7 +98,7 @@ def convert(f: Field, raw: str) -> Any:
             raise RowError(column, f"invalid_code: {f.header('labels')} is not a code (at most {MAX_CODE}"
                                    " printable characters)")
         return text
-    if len(raw) > MAX_TEXT or not raw.isprintable():
+    if len(raw) > MAX_TEXT or not raw.replace("\n", " ").replace("\r", " ").isprintable():
         raise RowError(column, f"invalid_text: {f.header('labels')} is over {MAX_TEXT} characters or holds"
                                " control characters")
     return raw.strip()
@@ -225,7 +226,8 @@ class AttendanceReader:
             if code:
                 marks.append((period, section, code))
         if (self.start and day < self.start) or (self.end and day > self.end):
-            raise RowError("calendar_date", "date_outside_range: the date is outside --start-date..--end-date")
+            raise RowError("calendar_date",
+                           "date_outside_range: the date is outside --start-date..--end-date")
         key = (school, student, day.toordinal())
         if key in self.seen:
             raise RowError(None, "duplicate_student_day: the student-day is repeated in the file")

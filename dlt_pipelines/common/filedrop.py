@@ -314,9 +314,22 @@ RejectFn = Callable[[int, str | None, str, dict], None]
 Chunk = tuple[list, list[int]]
 
 
+MAX_REJECT_CELL = 1000
+
+
+def _storable(cell: Any) -> Any:
+    """A cell as ops.load_rejects can keep it: no NUL (jsonb refuses it), at most 1,000 characters."""
+    if not isinstance(cell, str):
+        return cell
+    if "\x00" in cell:
+        cell = cell.replace("\x00", "\\x00")
+    return cell if len(cell) <= MAX_REJECT_CELL else cell[:MAX_REJECT_CELL] + "..."
+
+
 def record_of(names: list[str], cells: list[str]) -> dict:
+    """The rejected record by column name, for ops.load_rejects."""
     names = names + [f"extra_{i + 1}" for i in range(max(0, len(cells) - len(names)))]
-    return dict(zip(names, cells, strict=False))
+    return dict(zip(names, (_storable(c) for c in cells), strict=False))
 
 
 def _reject_width(on_reject: RejectFn, names: list[str], line: int, cells: list[str], width: int) -> None:

@@ -42,7 +42,8 @@ def _cell(value: Any, kind: str, layout: str) -> str:
     return str(value)
 
 
-def _write(path: Path, table: Table, layout: str, records: Iterable[dict], fields: list[str] | None = None) -> Path:
+def _write(path: Path, table: Table, layout: str, records: Iterable[dict],
+           fields: list[str] | None = None) -> Path:
     chosen = [f for f in table.fields if fields is None or f.api in fields]
     with path.open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle, lineterminator="\r\n")

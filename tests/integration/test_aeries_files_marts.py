@@ -47,7 +47,8 @@ def _marts() -> dict[str, list[tuple]]:
     out = {}
     for table in tables:
         columns = [r[0] for r in _query(
-            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s"
+            "select column_name from information_schema.columns where table_schema = 'marts'"
+            " and table_name = %s"
             " order by ordinal_position", (table,)) if r[0] not in TIMING and not r[0].endswith("_loaded_at")]
         rows = _query(f"select {', '.join(columns)} from marts.{table}")
         out[table] = sorted(rows, key=repr)
