@@ -10,8 +10,8 @@ CLI := $(PY) -m dlt_pipelines
 BENCH_JSON ?= bench/results/latest.json
 PYTEST_ARGS ?=
 
-.PHONY: help setup db-up db-down db-status db-env simulate demo extract extract-aeries \
-	extract-iready extract-bakalari sync-bakalari sweep-aeries transform freshness quality docs docs-serve \
+.PHONY: help setup db-up db-down db-status db-env simulate demo demo-csv extract extract-aeries \
+	extract-aeries-files extract-iready extract-bakalari sync-bakalari sweep-aeries transform freshness quality docs docs-serve \
 	lint test unit-test bench clean clean-db
 
 help: ## list the targets
@@ -41,12 +41,18 @@ simulate: $(STAMP) ## serve the synthetic district (Aeries, Bakalari) and write 
 	@$(CLI) simulate
 
 demo: $(STAMP) ## everything end to end: database, simulators, pipelines, dbt build, docs
-	@$(CLI) demo
+	@$(CLI) demo $(ARGS)
+
+demo-csv: $(STAMP) ## the demo with Aeries loaded from its CSV exports instead of the API
+	@$(CLI) demo --aeries-via csv $(ARGS)
 
 extract: extract-aeries extract-iready extract-bakalari ## run every source
 
 extract-aeries: $(STAMP) ## load Aeries SIS (ARGS="--school-code 101 --dry-run")
 	@$(CLI) aeries $(ARGS)
+
+extract-aeries-files: $(STAMP) ## load Aeries CSV exports instead of the API (ARGS="--source-url /data/aeries")
+	@$(CLI) aeries-files $(ARGS)
 
 sweep-aeries: $(STAMP) ## weekly: refetch the year's attendance for late corrections (locked months skipped)
 	@$(CLI) aeries --refetch $(ARGS)

@@ -56,6 +56,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--schools", type=int, default=defaults.n_schools)
     parser.add_argument("--students-per-school", type=int, default=defaults.students_per_school)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--aeries-via", choices=("api", "csv"),
+                        default=settings.env("DEMO_AERIES_VIA", "api"),
+                        help="load Aeries through its API (default) or through its CSV exports "
+                             "(same district, same marts; DEMO_AERIES_VIA)")
     args = parser.parse_args(argv)
 
     wh = warehouse.resolve()
@@ -65,7 +69,9 @@ def main(argv: list[str]) -> int:
     demo_dir = settings.local_dir() / "demo"
     print(f"simulating {config.n_schools} schools x {config.students_per_school} students "
           f"(seed {config.seed}), school year {config.start_date} to {config.end_date}")
-    stack = start_stack(config, iready_dir=demo_dir / "iready")
+    via_csv = args.aeries_via == "csv"
+    stack = start_stack(config, iready_dir=demo_dir / "iready",
+                        aeries_export_dir=demo_dir / "aeries-exports" if via_csv else None)
     stack.apply_env()
     results: list[tuple[str, int, float]] = []
     try:
@@ -73,7 +79,13 @@ def main(argv: list[str]) -> int:
         from dlt_pipelines.bakalari import cli as bakalari_cli
         from dlt_pipelines.iready import cli as iready_cli
 
-        _step("extract aeries", results, lambda: aeries_cli.main(["--rate-limit", "0"]))
+        if via_csv:
+            from dlt_pipelines.aeries_files import cli as aeries_files_cli
+
+            _step("extract aeries (csv exports)", results,
+                  lambda: aeries_files_cli.main(["--source-url", str(stack.aeries_export_dir)]))
+        else:
+            _step("extract aeries", results, lambda: aeries_cli.main(["--rate-limit", "0"]))
         _step("extract i-ready", results, lambda: iready_cli.main([]))
         _step("sync bakalari", results, lambda: bakalari_cli.main(["--requests-per-minute", "0"]))
     finally:

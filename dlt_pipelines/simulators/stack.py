@@ -38,6 +38,7 @@ class Stack:
     bakalari: object
     iready_dir: Path
     iready_files: list[Path] = field(default_factory=list)
+    aeries_export_dir: Path | None = None  # Aeries CSV exports of the same district (docs/aeries-csv.md)
 
     def source_env(self) -> dict[str, str]:
         """The settings a pipeline reads to reach these simulators."""
@@ -48,6 +49,7 @@ class Stack:
             "BAKALARI_USERNAME": self.bakalari.username,
             "BAKALARI_PASSWORD": self.bakalari.password,
             "IREADY_SOURCE_URL": str(self.iready_dir),
+            **({"AERIES_EXPORT_URL": str(self.aeries_export_dir)} if self.aeries_export_dir else {}),
         }
 
     def apply_env(self) -> None:
@@ -58,7 +60,7 @@ class Stack:
         self.bakalari.stop()
 
 
-def start_stack(config: StackConfig, iready_dir: Path) -> Stack:
+def start_stack(config: StackConfig, iready_dir: Path, aeries_export_dir: Path | None = None) -> Stack:
     from .aeries_api import AeriesSimulator
     from .bakalari_api import BakalariSimulator
     from .czech_school import CzechSchool
@@ -76,4 +78,8 @@ def start_stack(config: StackConfig, iready_dir: Path) -> Stack:
     bakalari.start()
     iready_dir.mkdir(parents=True, exist_ok=True)
     files = write_district_exports(district, iready_dir, seed=config.seed)
-    return Stack(config, district, aeries, bakalari, iready_dir, list(files))
+    if aeries_export_dir is not None:
+        from .aeries_exports import write_aeries_exports
+
+        write_aeries_exports(aeries, aeries_export_dir)
+    return Stack(config, district, aeries, bakalari, iready_dir, list(files), aeries_export_dir)
