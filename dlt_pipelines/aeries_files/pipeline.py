@@ -278,15 +278,17 @@ def _load_one(pipeline: Any, warehouse: wh.Warehouse, checked: Checked, sync: Sy
             raise
         with contextlib.suppress(Exception):
             _abort(pipeline)
-        _discard_incoming(warehouse)
+        with contextlib.suppress(Exception):  # (apply_pending also discards incomplete windows)
+            _discard_incoming(warehouse)
         refusal = filedrop.refusal_of(exc)
         if refusal is not None:
             return refusal.reason
-        if filedrop.io_failure(exc) is not None:
-            failure = type(filedrop.io_failure(exc)).__name__
-            raise OperatorError(f"Reading or loading {f.rel} failed: {failure}.",
-                                "rerun once the source and the warehouse answer again; loaded files are"
-                                " kept.") from None
+        failure = filedrop.io_failure(exc)
+        if failure is not None or _is_database_error(exc):
+            # the source, the disk or the warehouse went away: stop the run, nothing is half-loaded
+            what = type(failure).__name__ if failure is not None else "the warehouse connection failed"
+            raise filedrop.LoadFailed(f"Loading {f.rel} failed ({what}); nothing of it was committed."
+                                      ) from None
         return (f"unreadable: the file could not be loaded ({type(exc).__name__}); nothing of it was loaded;"
                 " rerun with SCHOOLDATA_DEBUG=1 for details")
     if f.kind == "ATT":
@@ -309,6 +311,18 @@ def _load_one(pipeline: Any, warehouse: wh.Warehouse, checked: Checked, sync: Sy
         sync.reject(checked.header.table.resource, reason, record, file_name=f.rel, line_number=line,
                     column_name=column)
     return None
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if type(cause).__module__.startswith("psycopg2") and type(cause).__name__ in (
+                "OperationalError", "InterfaceError"):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _discard_incoming(warehouse: wh.Warehouse) -> None:

@@ -47,6 +47,18 @@ BLANK_TEXT = ' \r\t,"'
 NAME_DATE = re.compile(r"(?<!\d)(20\d{2})[-_]?(0[1-9]|1[0-2])[-_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
+class LoadFailed(OperatorError):
+    """The source, the disk or the warehouse failed mid-run (not the file's content). The message
+    says where and why without quoting any row (dlt and Postgres errors can quote the CSV line being
+    copied, i.e. student data). Exit status 1; nothing of the file being loaded was committed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message, "rerun once the source and the warehouse answer again; loaded files are"
+                                  " kept and the rest loads.")
+
+
 class FileRefused(Exception):
     """The file is refused whole; ``reason`` is one sentence with the reason code first."""
 

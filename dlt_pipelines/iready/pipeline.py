@@ -296,16 +296,7 @@ def _is_database_error(exc: BaseException) -> bool:
     return False
 
 
-class LoadFailed(OperatorError):
-    """The source, the disk or the warehouse failed mid-run; the message says where and why
-    without quoting any row (dlt and Postgres errors can quote the CSV line being copied, i.e.
-    student data). Exit status 1; nothing was committed for the file being loaded."""
-
-    exit_code = 1
-
-    def __init__(self, message: str):
-        super().__init__(message, "rerun once the source and the warehouse answer again; loaded files are"
-                                  " kept and the rest loads.")
+LoadFailed = filedrop.LoadFailed
 
 
 def _safe_summary(exc: BaseException) -> str:
