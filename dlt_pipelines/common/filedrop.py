@@ -432,7 +432,8 @@ def _arrow_chunks(scanned: Scan, names: list[str], chunk_rows: int, on_reject: R
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return
-        raise FileRefused(f"malformed_csv: {str(exc)[:200]}") from None
+        raise FileRefused("malformed_csv: the CSV reader cannot open the file"
+                          f" ({_arrow_reason(exc)})") from None
     next_line = 2
     while True:
         try:
@@ -440,7 +441,7 @@ def _arrow_chunks(scanned: Scan, names: list[str], chunk_rows: int, on_reject: R
         except StopIteration:
             break
         except pa.ArrowInvalid as exc:
-            raise FileRefused(f"malformed_csv: near line {next_line}: {str(exc)[:200]}") from None
+            raise FileRefused(f"malformed_csv: near line {next_line}: {_arrow_reason(exc)}") from None
         n = batch.num_rows
         skipped = set(invalid)
         invalid.clear()
@@ -452,6 +453,12 @@ def _arrow_chunks(scanned: Scan, names: list[str], chunk_rows: int, on_reject: R
         for start in range(0, n, chunk_rows):
             piece = batch.slice(start, chunk_rows)
             yield [piece.column(i) for i in range(width)], line_numbers[start:start + chunk_rows]
+
+
+def _arrow_reason(exc: BaseException) -> str:
+    """Arrow's complaint without the row text it sometimes quotes (student data)."""
+    text = str(exc).split(":", 1)[0] if "parse error" in str(exc).lower() else str(exc)
+    return re.sub(r"[^\x20-\x7e]", "?", text)[:120]
 
 
 def as_arrays(columns: list) -> list:
