@@ -265,6 +265,11 @@ def scan(fs: Any, f: ExportFile, tmp_dir: str, what: str) -> Scan:
             target.close()
     if carry:
         line_done(carry)
+    if bad_utf8 is None:
+        try:
+            decoder.decode(b"", final=True)  # a multi-byte character cut off at the end
+        except UnicodeDecodeError:
+            bad_utf8 = max(lines, 1)
     out.sha256 = digest.hexdigest()
     f.size = f.size or len(head)
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or head[:4] == codecs.BOM_UTF32_LE:
