@@ -13,9 +13,9 @@ PYTEST_ARGS ?=
 # the CLI ends (and ends its dbt child) when make is killed: dlt_pipelines/common/processes.py
 export SCHOOLDATA_DIE_WITH_PARENT := 1
 
-.PHONY: help setup db-up db-down db-status db-env db-roles simulate demo extract extract-aeries \
-	extract-iready extract-bakalari sync-bakalari sweep-aeries nightly weekly transform freshness quality docs docs-serve \
-	lint pii-check test unit-test bench clean clean-db
+.PHONY: help setup db-up db-down db-status db-env db-roles simulate demo demo-csv extract extract-aeries \
+	extract-aeries-files extract-iready extract-bakalari sync-bakalari sweep-aeries nightly weekly transform freshness \
+	quality docs docs-serve lint pii-check test unit-test bench clean clean-db
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -49,10 +49,16 @@ simulate: $(STAMP) ## serve the synthetic district (Aeries, Bakalari) and write 
 demo: $(STAMP) ## everything end to end: database, simulators, pipelines, dbt build, docs (ARGS="--sources bakalari")
 	@$(CLI) demo $(ARGS)
 
+demo-csv: $(STAMP) ## the demo with Aeries loaded from its CSV exports instead of the API
+	@$(CLI) demo --aeries-via csv $(ARGS)
+
 extract: extract-aeries extract-iready extract-bakalari ## run every source
 
 extract-aeries: $(STAMP) ## load Aeries SIS (ARGS="--school-code 101 --dry-run")
 	@$(CLI) aeries $(ARGS)
+
+extract-aeries-files: $(STAMP) ## load Aeries CSV exports instead of the API (ARGS="--source-url /data/aeries")
+	@$(CLI) aeries-files $(ARGS)
 
 sweep-aeries: $(STAMP) ## weekly: refetch the year's attendance for late corrections (locked months skipped)
 	@$(CLI) aeries --refetch $(ARGS)

@@ -17,6 +17,7 @@ from dlt_pipelines.common.processes import Interrupted, maybe_die_with_parent
 
 COMMANDS = {
     "aeries": ("dlt_pipelines.aeries.cli", "extract and load Aeries SIS"),
+    "aeries-files": ("dlt_pipelines.aeries_files.cli", "load Aeries CSV exports (instead of the API)"),
     "iready": ("dlt_pipelines.iready.cli", "load i-Ready diagnostic exports"),
     "bakalari": ("dlt_pipelines.bakalari.cli", "sync the Bakalari roster"),
     "db": ("dlt_pipelines.db_cli", "embedded Postgres: up, down, status, env; roles and grants"),

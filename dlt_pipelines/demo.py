@@ -64,6 +64,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sources", default=",".join(shape),
                         help="the deployment shape to show: e.g. aeries,iready (a US district) or bakalari "
                              "(a Czech school); default SCHOOLDATA_SOURCES, else all three")
+    parser.add_argument("--aeries-via", choices=("api", "csv"),
+                        default=settings.env("DEMO_AERIES_VIA", "api"),
+                        help="load Aeries through its API (default) or through its CSV exports "
+                             "(same district, same marts; DEMO_AERIES_VIA)")
     args = parser.parse_args(argv)
     os.environ[deployment.SETTING] = args.sources
     sources = deployment.explicit_sources()
@@ -76,11 +80,13 @@ def main(argv: list[str]) -> int:
     print(f"simulating {config.n_schools} schools x {config.students_per_school} students "
           f"(seed {config.seed}), school year {config.start_date} to {config.end_date}; "
           f"sources: {', '.join(sources)}")
-    # The simulated i-Ready exports hold student names, like a vendor's: they are written to a
-    # private (0700) temporary folder outside the checkout and deleted once loaded.
+    # The simulated exports (i-Ready, Aeries CSV) hold student names, like a vendor's: they are
+    # written to a private (0700) temporary folder outside the checkout and deleted once loaded.
     shutil.rmtree(settings.local_dir() / "demo", ignore_errors=True)  # where older demos wrote them
-    exports = Path(tempfile.mkdtemp(prefix="schooldata-demo-iready-"))
-    stack = start_stack(config, iready_dir=exports)
+    exports = Path(tempfile.mkdtemp(prefix="schooldata-demo-exports-"))
+    via_csv = args.aeries_via == "csv"
+    stack = start_stack(config, iready_dir=exports / "iready",
+                        aeries_export_dir=exports / "aeries" if via_csv and "aeries" in sources else None)
     stack.apply_env()
     results: list[tuple[str, int, float]] = []
     if wh.origin == "embedded":  # a DBA runs `db roles` on a configured server
@@ -92,7 +98,12 @@ def main(argv: list[str]) -> int:
         from dlt_pipelines.bakalari import cli as bakalari_cli
         from dlt_pipelines.iready import cli as iready_cli
 
-        if "aeries" in sources:
+        if "aeries" in sources and via_csv:
+            from dlt_pipelines.aeries_files import cli as aeries_files_cli
+
+            _step("extract aeries (csv exports)", results,
+                  lambda: aeries_files_cli.main(["--source-url", str(stack.aeries_export_dir)]))
+        elif "aeries" in sources:
             _step("extract aeries", results, lambda: aeries_cli.main(["--rate-limit", "0"]))
         if "iready" in sources:
             _step("extract i-ready", results, lambda: iready_cli.main([]))

@@ -5,7 +5,8 @@ Both load the deployment's configured sources (:mod:`dlt_pipelines.common.deploy
 after the other, each under its own run lock; a source that fails does not stop the others.
 Then dbt builds what the deployment has:
 
-* **nightly**: Aeries (the new day and the correction lookback), i-Ready, Bakaláři; then
+* **nightly**: Aeries (the new day and the correction lookback; or the new CSV exports when
+  only ``AERIES_EXPORT_URL`` is set), i-Ready, Bakaláři; then
   ``dbt source freshness`` and a build of only what changed, ``--select source_status:fresher+``
   against the previous night's freshness (kept in ``<local dir>/dbt-state``), with the nightly
   vars (attendance tests over the correction window). The first night, or a night after the
@@ -41,6 +42,10 @@ NIGHTLY_VARS = "{attendance_tests_window_days: 8}"
 
 
 def _aeries(mode: str) -> int:
+    if deployment.aeries_via_exports():  # a district without an API certificate (docs/aeries-csv.md)
+        from dlt_pipelines.aeries_files import cli as files_cli
+
+        return files_cli.main([])
     from dlt_pipelines.aeries import cli
 
     return cli.main(["--refetch"] if mode == "weekly" else [])
@@ -140,8 +145,8 @@ def run(mode: str, argv: list[str]) -> int:
     sources = deployment.configured_sources()
     if not sources:
         raise ConfigError("No source is configured for this deployment.",
-                          "set AERIES_BASE_URL, IREADY_SOURCE_URL and/or BAKALARI_BASE_URL (README), or "
-                          "SCHOOLDATA_SOURCES=aeries,iready,bakalari.")
+                          "set AERIES_BASE_URL (or AERIES_EXPORT_URL), IREADY_SOURCE_URL and/or "
+                          "BAKALARI_BASE_URL (README), or SCHOOLDATA_SOURCES=aeries,iready,bakalari.")
     started = time.monotonic()
     event(log, "schedule_start", mode=mode, sources=",".join(sources))
     results = [_run_source(name, mode) for name in sources]

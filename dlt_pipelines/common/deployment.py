@@ -5,8 +5,8 @@ One setting decides, ``SCHOOLDATA_SOURCES`` (comma separated: ``aeries,iready,ba
 Without it:
 
 * the sources to *run* (``make nightly``) are those whose connection is configured
-  (``AERIES_BASE_URL``, ``IREADY_SOURCE_URL``, ``BAKALARI_BASE_URL``, or the same keys in dlt's
-  secrets);
+  (``AERIES_BASE_URL``, or ``AERIES_EXPORT_URL`` for a district loading Aeries CSV exports;
+  ``IREADY_SOURCE_URL``; ``BAKALARI_BASE_URL``; or the same keys in dlt's secrets);
 * the sources dbt *builds* are those whose raw tables exist in the warehouse (what was ever
   loaded), so an analyst's ``make transform`` works in every shape; before anything was loaded,
   every source (the docs site shows the whole project).
@@ -34,9 +34,10 @@ _RAW_TABLES = {
     "bakalari": ("raw_bakalari.classes", "raw_bakalari.groups", "raw_bakalari.subjects",
                  "raw_bakalari.teachers", "raw_bakalari.students", "raw_bakalari.enrollments"),
 }
-_CONNECTION = {"aeries": ("AERIES_BASE_URL", "sources.aeries.base_url"),
-               "iready": ("IREADY_SOURCE_URL", "sources.iready.source_url"),
-               "bakalari": ("BAKALARI_BASE_URL", "sources.bakalari.base_url")}
+# a source is configured by any of its connection settings (Aeries: the API, or its CSV exports)
+_CONNECTION = {"aeries": (("AERIES_BASE_URL", "sources.aeries.base_url"), ("AERIES_EXPORT_URL", None)),
+               "iready": (("IREADY_SOURCE_URL", "sources.iready.source_url"),),
+               "bakalari": (("BAKALARI_BASE_URL", "sources.bakalari.base_url"),)}
 
 
 def explicit_sources() -> tuple[str, ...] | None:
@@ -69,7 +70,14 @@ def configured_sources() -> tuple[str, ...]:
     explicit = explicit_sources()
     if explicit is not None:
         return explicit
-    return tuple(name for name, (var, key) in _CONNECTION.items() if env(var) or _dlt_value(key))
+    return tuple(name for name, settings in _CONNECTION.items()
+                 if any(env(var) or (key and _dlt_value(key)) for var, key in settings))
+
+
+def aeries_via_exports() -> bool:
+    """Aeries is loaded from its CSV exports: an export folder is set and no API URL."""
+    return bool(env("AERIES_EXPORT_URL")) and not (env("AERIES_BASE_URL")
+                                                   or _dlt_value("sources.aeries.base_url"))
 
 
 def loaded_sources(warehouse: wh.Warehouse | None = None) -> tuple[str, ...]:

@@ -60,7 +60,13 @@ def source_lock(warehouse: wh.Warehouse | None, source: str, what: str | None = 
                     "run pick the work up.",
                 )
             _close_abandoned(cur, source)
-        yield
+        try:
+            yield
+        finally:
+            # unlock explicitly: a closed connection's backend frees the lock only when it exits,
+            # which a run started right after this one could still see as busy
+            with contextlib.suppress(Exception), conn.cursor() as cur:
+                cur.execute("select pg_advisory_unlock(hashtext(%s))", (lock_key(source),))
     finally:
         conn.close()
 

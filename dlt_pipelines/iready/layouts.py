@@ -184,6 +184,7 @@ FLAG_COLUMNS = ["baseline_diagnostic_y_n", "most_recent_diagnostic_y_n"]
 
 # Columns the loader adds to every row.
 META_COLUMNS = ["subject", "layout", "source_file", "source_line", "file_sha256", "file_modified_at",
+                "file_export_date",
                 "_loaded_at"]
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dlt_pipelines.common import at_rest
+from dlt_pipelines.common import at_rest, filedrop
 from dlt_pipelines.common import warehouse as wh
 from dlt_pipelines.common.audit import SyncRun
 from dlt_pipelines.common.errors import OperatorError
+from dlt_pipelines.common.locks import source_lock
 from dlt_pipelines.common.logs import event, get_logger
 
 from . import DATASET, PIPELINE_NAME, RESOURCE, iready
@@ -53,17 +54,25 @@ create table if not exists {DATASET}.files (
     loaded_at timestamptz,
     checked_at timestamptz not null
 );
+alter table {DATASET}.files add column if not exists export_as_of date;
+alter table {DATASET}.files add column if not exists data_records integer;
 """
 
+# Which file wins a diagnostic found in several files: the more recent export by its own name or
+# content (the date in its name, else its latest completion date), then the greater path, then
+# the later line. The file's modification time never decides (copies and SFTP reset it).
 DEDUP_VIEW = f"""
 drop view if exists {DATASET}.diagnostic_results_deduplicated;
 create view {DATASET}.diagnostic_results_deduplicated as
 select * from (
     select d.*, row_number() over (
         partition by d.student_id, d.subject, d.completion_date
-        order by d.file_modified_at desc, d.source_file desc, d.source_line desc
+        order by coalesce(d.file_export_date, f.latest_completion) desc nulls last,
+                 f.latest_completion desc nulls last, d.source_file desc, d.source_line desc
     ) as _dedup_rank
     from {DATASET}.{RESOURCE} d
+    join (select source_file, max(completion_date) as latest_completion
+          from {DATASET}.{RESOURCE} group by source_file) f using (source_file)
 ) ranked
 where _dedup_rank = 1;
 """
@@ -105,8 +114,9 @@ def _registry(warehouse: wh.Warehouse) -> dict[str, dict]:
     with wh.cursor(warehouse) as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('raw_iready.ddl'))")
         cur.execute(REGISTRY_DDL)
-        cur.execute(f"select path, sha256, loaded_sha256, status from {DATASET}.files")
-        return {r[0]: {"sha256": r[1], "loaded_sha256": r[2], "status": r[3]} for r in cur.fetchall()}
+        cur.execute(f"select path, sha256, loaded_sha256, status, export_as_of from {DATASET}.files")
+        return {r[0]: {"sha256": r[1], "loaded_sha256": r[2], "status": r[3], "export_as_of": r[4]}
+                for r in cur.fetchall()}
 
 
 def _year(checked: Checked) -> str | None:
@@ -131,20 +141,26 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
 
     warehouse = warehouse or wh.resolve()
     params = {"source_url": shown_url, "files_found": len(files), "force": force}
-    with SyncRun("iready", params, warehouse=warehouse) as run, tempfile.TemporaryDirectory() as tmp:
+    with source_lock(warehouse, "iready", "i-Ready"), SyncRun("iready", params, warehouse=warehouse) as run, \
+            tempfile.TemporaryDirectory() as tmp:
         report.run_id = run.run_id
         known = _registry(warehouse)
         to_load: list[Checked] = []
         refused: list[Checked] = []
         unchanged: list[Checked] = []
+
+        def refuse(checked: Checked, reason: str) -> None:
+            checked.refused = reason
+            refused.append(checked)
+            event(log, "file_refused", logging.WARNING, run_id=run.run_id, file=checked.file.rel,
+                  reason=reason)
+            run.reject(RESOURCE, reason, None, file_name=checked.file.rel, line_number=1)
+            run.add_count("files_refused")
+
         for f in files:
             checked = check_file(fs, f, tmp)
             if checked.refused:
-                refused.append(checked)
-                event(log, "file_refused", logging.WARNING, run_id=run.run_id, file=f.rel,
-                      reason=checked.refused)
-                run.reject(RESOURCE, checked.refused, None, file_name=f.rel, line_number=1)
-                run.add_count("files_refused")
+                refuse(checked, checked.refused)
             elif not force and known.get(f.rel, {}).get("loaded_sha256") == checked.sha256:
                 unchanged.append(checked)
                 event(log, "file_unchanged", run_id=run.run_id, file=f.rel)
@@ -153,52 +169,32 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
                 to_load.append(checked)
 
         loaded_at = datetime.now(UTC)
-
-        def reject(checked: Checked, line: int, column: str | None, reason: str, record: dict) -> None:
-            run.reject(RESOURCE, reason, record, file_name=checked.file.rel, line_number=line,
-                       column_name=column)
-
-        def done(checked: Checked) -> None:
-            o = checked.outcome
-            event(log, "file_read", run_id=run.run_id, file=checked.file.rel, subject=checked.file.subject,
-                  layout=checked.header.layout if checked.header else None,
-                  rows_valid=o.get("rows_loaded", 0), rows_rejected=o.get("rows_rejected", 0))
-
+        loaded: list[Checked] = []
         if to_load:
             for key, value in DLT_CONFIG.items():
                 os.environ.setdefault(key, value)
 
             pipeline = at_rest.pipeline(PIPELINE_NAME, wh.dlt_destination(warehouse), DATASET)
             if pipeline.has_pending_data:
-                # left by a crashed run; its files were not marked loaded, so they load again now
+                # left by a crashed run (the lock says none is running); its files were not marked
+                # loaded, so they load again now
                 event(log, "pending_packages_dropped", run_id=run.run_id)
-                pipeline.drop_pending_packages()
-            source = iready(to_load, reject, loaded_at, chunk_rows=chunk_rows, on_file_done=done)
+                _abort(pipeline)
             try:
-                info = pipeline.run(source, loader_file_format="csv")
-                info.raise_on_failed_jobs()
-            except Exception as exc:
-                if os.environ.get("SCHOOLDATA_DEBUG") == "1":
-                    raise
-                raise LoadFailed(_safe_summary(exc)) from None
+                for checked in to_load:
+                    as_of = known.get(checked.file.rel, {}).get("export_as_of") if not force else None
+                    reason = _load_one(pipeline, checked, run, loaded_at, chunk_rows, as_of)
+                    if reason:
+                        refuse(checked, reason)
+                    else:
+                        loaded.append(checked)
             finally:
-                # a failed package is not resumed (its files load again next run): drop it too
-                if pipeline.has_pending_data:
-                    pipeline.drop_pending_packages()
+                # loaded packages hold the rows in clear: never left on disk
                 at_rest.purge_loaded(pipeline)
-            run.add_count("load_packages", len(info.loads_ids))
 
         with wh.cursor(warehouse) as cur:
-            for checked in to_load:
+            for checked in loaded:
                 o = checked.outcome
-                if not o.get("rows_loaded") and not o.get("rows_rejected"):
-                    checked.refused = "no_data_rows: the file has a header but no data rows"
-                    refused.append(checked)
-                    run.reject(RESOURCE, checked.refused, None, file_name=checked.file.rel, line_number=1)
-                    run.add_count("files_refused")
-                    event(log, "file_refused", logging.WARNING, run_id=run.run_id, file=checked.file.rel,
-                          reason=checked.refused)
-                    continue
                 if not o.get("rows_loaded") and _table_exists(cur):
                     # every row rejected: this version of the file has nothing valid to keep
                     cur.execute(f"delete from {DATASET}.{RESOURCE} where source_file = %s",
@@ -225,9 +221,81 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
     return report
 
 
-class LoadFailed(Exception):
-    """dlt failed; the message says where and why without quoting any row (dlt and Postgres
-    errors can quote the CSV line being copied, i.e. student data)."""
+def _load_one(pipeline: Any, checked: Checked, run: SyncRun, loaded_at: datetime, chunk_rows: int,
+              loaded_as_of: Any) -> str | None:
+    """Load one file in its own dlt run (its rows replace the file's earlier rows in one
+    transaction). Returns the refusal reason, or None when the file loaded. A refused file leaves
+    nothing behind: its package is dropped and its row rejects are not kept."""
+    rejects: list[tuple] = []
+
+    def reject(_checked: Checked, line: int, column: str | None, reason: str, record: dict) -> None:
+        rejects.append((reason, record, line, column))
+
+    def done(c: Checked) -> None:
+        if loaded_as_of and c.export_date and c.export_date < loaded_as_of:
+            raise filedrop.FileRefused(
+                f"older_export: this version is dated {c.export_date} in its name but the loaded one"
+                f" {loaded_as_of}; the newer export is kept (rerun with --force to load it anyway)")
+        o = c.outcome
+        event(log, "file_read", run_id=run.run_id, file=c.file.rel, subject=c.file.subject,
+              layout=c.header.layout if c.header else None,
+              rows_valid=o.get("rows_loaded", 0), rows_rejected=o.get("rows_rejected", 0))
+
+    source = iready([checked], reject, loaded_at, chunk_rows=chunk_rows, on_file_done=done)
+    try:
+        info = pipeline.run(source, loader_file_format="csv")
+        info.raise_on_failed_jobs()
+    except Exception as exc:
+        if os.environ.get("SCHOOLDATA_DEBUG") == "1":
+            raise
+        with _suppress():
+            _abort(pipeline)
+        refusal = filedrop.refusal_of(exc)
+        if refusal is not None:
+            return refusal.reason
+        if filedrop.io_failure(exc) is not None or _is_database_error(exc):
+            # the source, the disk or the warehouse went away: stop the run, nothing is half-loaded
+            raise LoadFailed(_safe_summary(exc)) from None
+        return (f"unreadable: the file could not be loaded ({type(_root(exc)).__name__}); nothing of it was"
+                " loaded; rerun with SCHOOLDATA_DEBUG=1 for details")
+    for reason, record, line, column in rejects:
+        run.reject(RESOURCE, reason, record, file_name=checked.file.rel, line_number=line, column_name=column)
+    run.add_count("load_packages", len(info.loads_ids))
+    return None
+
+
+def _abort(pipeline: Any) -> None:
+    """Drop the packages of a failed or crashed load (nothing of them was committed)."""
+    abort = getattr(pipeline, "abort_packages", None) or pipeline.drop_pending_packages
+    abort()
+
+
+def _suppress():
+    import contextlib
+
+    return contextlib.suppress(Exception)
+
+
+def _root(exc: BaseException) -> BaseException:
+    root = exc
+    while root.__cause__ is not None or (root.__context__ is not None and not root.__suppress_context__):
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    return root
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if type(cause).__module__.startswith("psycopg2") and type(cause).__name__ in (
+                "OperationalError", "InterfaceError"):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+LoadFailed = filedrop.LoadFailed
 
 
 def _safe_summary(exc: BaseException) -> str:
@@ -253,9 +321,10 @@ def _upsert(cur, checked: Checked, status: str, run_id: str, now: datetime) -> N
     cur.execute(
         f"""insert into {DATASET}.files as r (path, sha256, loaded_sha256, size_bytes, modified_at,
                 academic_year, subject, layout, rows_loaded, rows_rejected, status, message, run_id,
-                loaded_at, checked_at)
+                loaded_at, checked_at, export_as_of, data_records)
             values (%(path)s, %(sha)s, %(loaded_sha)s, %(size)s, %(mtime)s, %(year)s, %(subject)s, %(layout)s,
-                %(rows)s, %(rejected)s, %(status)s, %(message)s, %(run_id)s, %(loaded_at)s, %(now)s)
+                %(rows)s, %(rejected)s, %(status)s, %(message)s, %(run_id)s, %(loaded_at)s, %(now)s,
+                %(as_of)s, %(records)s)
             on conflict (path) do update set sha256 = excluded.sha256,
                 loaded_sha256 = coalesce(excluded.loaded_sha256, r.loaded_sha256),
                 size_bytes = excluded.size_bytes, modified_at = excluded.modified_at,
@@ -264,11 +333,15 @@ def _upsert(cur, checked: Checked, status: str, run_id: str, now: datetime) -> N
                 rows_loaded = case when %(loaded)s then excluded.rows_loaded else r.rows_loaded end,
                 rows_rejected = case when %(loaded)s then excluded.rows_rejected else r.rows_rejected end,
                 status = excluded.status, message = excluded.message, run_id = excluded.run_id,
-                loaded_at = coalesce(excluded.loaded_at, r.loaded_at), checked_at = excluded.checked_at""",
+                loaded_at = coalesce(excluded.loaded_at, r.loaded_at), checked_at = excluded.checked_at,
+                export_as_of = coalesce(excluded.export_as_of, r.export_as_of),
+                data_records = coalesce(excluded.data_records, r.data_records)""",
         {"path": f.rel, "sha": checked.sha256, "loaded_sha": checked.sha256 if loaded else None,
          "size": f.size, "mtime": f.modified_at, "year": _year(checked), "subject": f.subject,
          "layout": checked.header.layout if checked.header else None,
          "rows": o.get("rows_loaded") if loaded else None,
+        "as_of": checked.export_date if loaded else None,
+        "records": checked.scan.data_records if checked.scan else None,
          "rejected": o.get("rows_rejected") if loaded else None, "status": status,
          "message": checked.refused, "run_id": run_id, "loaded_at": now if loaded else None,
          "now": now, "loaded": loaded},
@@ -289,11 +362,12 @@ def _dry_run(fs: Any, files: list, report: RunReport, chunk_rows: int) -> RunRep
         for f in files:
             checked = check_file(fs, f, tmp)
             if not checked.refused:
-                for _ in read_rows(checked, lambda *a: None, chunk_rows=chunk_rows,
-                                   loaded_at=datetime.now(UTC)):
-                    pass
-                if not checked.outcome.get("rows_loaded") and not checked.outcome.get("rows_rejected"):
-                    checked.refused = "no_data_rows: the file has a header but no data rows"
+                try:
+                    for _ in read_rows(checked, lambda *a: None, chunk_rows=chunk_rows,
+                                       loaded_at=datetime.now(UTC)):
+                        pass
+                except filedrop.FileRefused as exc:
+                    checked.refused = exc.reason
             report.files.append(_file_report(checked, "refused" if checked.refused else "checked"))
             if checked.refused:
                 report.files[-1].status = "refused"

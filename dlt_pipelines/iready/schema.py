@@ -29,6 +29,7 @@ def arrow_schema():
         pa.field("source_line", pa.int64(), nullable=False),
         pa.field("file_sha256", pa.string(), nullable=False),
         pa.field("file_modified_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("file_export_date", pa.date32(), nullable=True),
         pa.field("_loaded_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
     return pa.schema(fields)

@@ -22,6 +22,9 @@ from .layouts import (
 )
 
 SCORE_MIN, SCORE_MAX = 100, 800
+# whole-number columns that cannot be negative, and their upper bound
+NON_NEGATIVE = {"duration_min": 24 * 60, "grouping": 99}
+PERCENT_LIMIT = 1e6
 SCALE_SCORES = frozenset(SCALE_SCORE_COLUMNS + ["mid_on_grade_level_scale_score"])
 
 _GRADES = ["K"] + [str(g) for g in range(1, 13)]
@@ -178,16 +181,23 @@ class RowValidator:
             if kind == TEXT:
                 typed[c] = v
             elif kind in (INT, SCORE):
-                ok = pc.match_substring_regex(v, _INT_RE)
+                ok = pc.fill_null(pc.match_substring_regex(v, _INT_RE), False)
                 code = "scale_score_not_integer" if kind == SCORE else "not_an_integer"
                 rules.append((pc.and_kleene(present, pc.invert(ok)), c, code, "{} is not a whole number"))
+                # at most 15 digits: no int64 overflow, whatever the cell holds
+                digits = pc.utf8_length(pc.replace_substring_regex(v, r"^[+-]?0*|\.0*$", ""))
+                huge = pc.fill_null(pc.and_(ok, pc.greater(digits, 15)), False)
+                rules.append((huge, c, "number_out_of_range", "{} is too large"))
+                ok = pc.and_(ok, pc.invert(huge))
                 clean = pc.replace_substring_regex(pc.if_else(ok, v, pa.scalar(None, pa.string())),
-                                                   r"\.0*$", "")
+                                                   r"\.0*$|^\+", "")
                 number = pc.cast(clean, pa.int64())
                 if kind == SCORE:
                     low, high, code = SCORE_MIN, SCORE_MAX, "scale_score_out_of_range"
                 elif c == "percentile":
                     low, high, code = 1, 99, "percentile_out_of_range"
+                elif c in NON_NEGATIVE:
+                    low, high, code = 0, NON_NEGATIVE[c], f"{c.split('_')[0]}_out_of_range"
                 else:
                     low = None
                 if low is not None:
@@ -196,10 +206,14 @@ class RowValidator:
                 typed[c] = number
             elif kind == PERCENT:
                 clean = pc.utf8_rtrim(v, characters="%")
-                ok = pc.match_substring_regex(clean, _NUM_RE)
+                ok = pc.fill_null(pc.match_substring_regex(clean, _NUM_RE), False)
                 rules.append((pc.and_kleene(present, pc.invert(ok)), c, "percent_not_numeric",
                               "{} is not a number"))
-                typed[c] = pc.cast(pc.if_else(ok, clean, pa.scalar(None, pa.string())), pa.float64())
+                number = pc.cast(pc.if_else(ok, clean, pa.scalar(None, pa.string())), pa.float64())
+                # 1e400 reads as infinity: a number no export holds
+                huge = pc.fill_null(pc.invert(pc.less_equal(pc.abs(number), PERCENT_LIMIT)), False)
+                rules.append((huge, c, "number_out_of_range", f"{{}} is beyond +/-{PERCENT_LIMIT:g}"))
+                typed[c] = pc.if_else(huge, pa.scalar(None, pa.float64()), number)
             elif kind == DATE:
                 uniques = pc.unique(v)
                 parsed = pa.array([parse_date(u) if u is not None else None for u in uniques.to_pylist()],

@@ -39,6 +39,7 @@ class Stack:
     bakalari: object
     iready_dir: Path
     iready_files: list[Path] = field(default_factory=list)
+    aeries_export_dir: Path | None = None  # Aeries CSV exports of the same district (docs/aeries-csv.md)
 
     def source_env(self) -> dict[str, str]:
         """The settings a pipeline reads to reach these simulators."""
@@ -49,6 +50,7 @@ class Stack:
             "BAKALARI_USERNAME": self.bakalari.username,
             "BAKALARI_PASSWORD": self.bakalari.password,
             "IREADY_SOURCE_URL": str(self.iready_dir),
+            **({"AERIES_EXPORT_URL": str(self.aeries_export_dir)} if self.aeries_export_dir else {}),
         }
 
     def apply_env(self) -> None:
@@ -59,7 +61,7 @@ class Stack:
         self.bakalari.stop()
 
 
-def start_stack(config: StackConfig, iready_dir: Path) -> Stack:
+def start_stack(config: StackConfig, iready_dir: Path, aeries_export_dir: Path | None = None) -> Stack:
     from .aeries_api import AeriesSimulator
     from .bakalari_api import BakalariSimulator
     from .czech_school import CzechSchool
@@ -79,4 +81,11 @@ def start_stack(config: StackConfig, iready_dir: Path) -> Stack:
     private_dir(iready_dir)
     files = write_district_exports(district, iready_dir, seed=config.seed)
     lock_down_tree(iready_dir)
-    return Stack(config, district, aeries, bakalari, iready_dir, list(files))
+    if aeries_export_dir is not None:
+        from .aeries_exports import write_aeries_exports
+
+        # the STU export carries names too: private like the i-Ready files
+        private_dir(aeries_export_dir)
+        write_aeries_exports(aeries, aeries_export_dir)
+        lock_down_tree(aeries_export_dir)
+    return Stack(config, district, aeries, bakalari, iready_dir, list(files), aeries_export_dir)

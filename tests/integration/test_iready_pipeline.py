@@ -152,6 +152,40 @@ def _bad_inputs(base: Path, root: Path) -> dict:
     at("bom").parent.mkdir(parents=True)
     at("bom").write_bytes(b"\xef\xbb\xbf" + raw)
     row_rejects["bom"] = []
+
+    # values that once passed the checks and failed the whole run at the cast, or loaded wrongly
+    write_csv(at("plus_sign"), edited(ela, 3, "Overall Scale Score", "+512"))
+    row_rejects["plus_sign"] = []  # a signed whole number is a number: loads as 512
+    write_csv(at("overflow"), edited(ela, 4, "Percentile", "99999999999999999999"))
+    row_rejects["overflow"] = [(4, "percentile", "number_out_of_range")]
+    write_csv(at("nul_byte"), edited(ela, 5, "School", "North\x00Middle"))
+    row_rejects["nul_byte"] = [(5, None, "nul_byte")]
+    write_csv(at("line_over_1mb"), edited(ela, 6, "Class(es)", "x" * (1_100_000)))
+    row_rejects["line_over_1mb"] = [(6, None, "line_too_long")]
+    write_csv(at("infinity"), edited(ela, 3, "Percent Progress to Annual Typical Growth (%)", "1e400"))
+    row_rejects["infinity"] = [(3, "percent_progress_to_annual_typical_growth", "number_out_of_range")]
+    write_csv(at("negative_duration"), edited(ela, 4, "Duration (min)", "-5"))
+    row_rejects["negative_duration"] = [(4, "duration_min", "duration_out_of_range")]
+    write_csv(at("wide_quoted_field"), edited(ela, 5, "Class Teacher(s)", '"Ms, A" ' * 40_000))
+    row_rejects["wide_quoted_field"] = []  # 320 kB quoted, with commas and quotes: loads whole
+
+    at("utf16").parent.mkdir(parents=True)
+    at("utf16").write_bytes(raw.decode("utf-8").encode("utf-16"))
+    refused["utf16"] = ["not_utf8", "UTF-16"]
+    lines = raw.split(b"\r\n")
+    lines[6] = lines[6].replace(b",North Middle,", b',"North Middle,', 1)
+    at("unclosed_quote").parent.mkdir(parents=True)
+    at("unclosed_quote").write_bytes(b"\r\n".join(lines))
+    refused["unclosed_quote"] = ["unclosed_quote", "line 7"]
+    write_csv(at("header_missing"), ela[1:])
+    refused["header_missing"] = ["header_mismatch", "is the header row missing"]
+    dup = [list(r) for r in ela]
+    dup[0][col("Rush Flag")] = "Read Aloud"
+    write_csv(at("duplicated_column"), dup)
+    refused["duplicated_column"] = ["header_mismatch", "duplicated columns: 'Read Aloud'"]
+    at("nul_header").parent.mkdir(parents=True)
+    at("nul_header").write_bytes(raw.replace(b"Last Name", b"Last\x00Name", 1))
+    refused["nul_header"] = ["not_utf8", "NUL"]
     return {"refused": refused, "rejects": row_rejects, "data_rows": len(ela) - 1}
 
 
@@ -197,6 +231,54 @@ def test_every_kind_of_bad_input_is_refused_or_rejected_and_no_valid_row_is_lost
                  " and subject = 'ela' and comprehension_overall_scale_score is null") == [(0,)]
     assert query("select status from ops.sync_runs where run_id = %s", (report.run_id,)) == [("sync_ok",)]
     assert report.count("refused") == len(expect["refused"])
+    assert len(expect["refused"]) + len(expect["rejects"]) >= 20
+    assert query("select overall_scale_score from raw_iready.diagnostic_results where source_file like"
+                 " 'plus_sign/%%' and source_line = 3") == [(512,)]
+    assert query("select length(class_teacher_s) from raw_iready.diagnostic_results where source_file like"
+                 " 'wide_quoted_field/%%' and source_line = 5") == [(len('"Ms, A" ' * 40_000) - 1,)]
+    # every loaded file: data records = loaded + rejected (asserted by the loader, recorded here)
+    assert query("select count(*) from raw_iready.files where status = 'loaded'"
+                 " and data_records <> rows_loaded + rows_rejected") == [(0,)]
+
+
+def test_line_breaks_inside_quotes_and_blank_lines_are_accounted_for(fresh_db, tmp_path):
+    base = write_exports(roster(12), tmp_path / "base", seed=4, academic_years=("2024-2025",))[0]
+    rows = read_csv(base)
+    multi = [list(r) for r in rows]
+    multi[2][rows[0].index("Class Teacher(s)")] = "Smith,\nJones"
+    write_csv(tmp_path / "src" / "multi" / base.name, multi)
+    spaced = (base.read_bytes().replace(b"\r\n", b"\r\n\r\n , ,\r\n", 3))
+    (tmp_path / "src" / "blank").mkdir(parents=True)
+    (tmp_path / "src" / "blank" / base.name).write_bytes(spaced)
+    # a stray quote after a quoted value: found by the parser inside dlt's extract step (dlt wraps
+    # it in PipelineStepFailed); the file is refused with the reason, the others load, exit 0
+    stray = [list(r) for r in multi]
+    write_csv(tmp_path / "src" / "stray" / base.name, stray)
+    data = (tmp_path / "src" / "stray" / base.name).read_bytes()
+    (tmp_path / "src" / "stray" / base.name).write_bytes(data.replace(b"\nSurname3,", b'\n"Surname"3,', 1))
+    assert dispatcher.run(["iready", "--source-url", str(tmp_path / "src")]) == 0
+    with wh.cursor() as cur:
+        cur.execute("select split_part(path, '/', 1), status, rows_loaded, message from raw_iready.files")
+        files = {r[0]: r[1:] for r in cur.fetchall()}
+    assert files["multi"][:2] == ("loaded", len(rows) - 1) and files["blank"][:2] == ("loaded", len(rows) - 1)
+    assert files["stray"][0] == "refused" and files["stray"][2].startswith("malformed_csv: line"), files
+    assert not rows_by_file().get(f"stray/{base.name}")
+    report = run_iready(str(tmp_path / "src"), force=True)
+    assert {f.path.split("/")[0]: (f.status, f.rows_loaded, f.rows_rejected) for f in report.files} == {
+        "multi": ("loaded", len(rows) - 1, 0), "blank": ("loaded", len(rows) - 1, 0),
+        "stray": ("refused", 0, 0)}
+    assert query("select class_teacher_s from raw_iready.diagnostic_results where source_file like 'multi/%%'"
+                 " and source_line = 3") == [("Smith,\nJones",)]
+
+
+def test_one_run_at_a_time(fresh_db, tmp_path, capsys):
+    from dlt_pipelines.common.locks import source_lock
+
+    write_exports(roster(4), tmp_path, seed=3, academic_years=("2024-2025",))
+    with source_lock(fresh_db, "iready"):
+        assert dispatcher.run(["iready", "--source-url", str(tmp_path)]) == 3
+    assert "Another i-Ready run" in capsys.readouterr().err
+    assert dispatcher.run(["iready", "--source-url", str(tmp_path)]) == 0
 
 
 def test_a_changed_file_replaces_its_rows_and_a_crash_never_half_loads(fresh_db, tmp_path, monkeypatch):
@@ -242,18 +324,19 @@ def test_a_changed_file_replaces_its_rows_and_a_crash_never_half_loads(fresh_db,
         (new_sha, len(new) - 1)]
 
 
-def test_duplicates_across_files_newer_file_wins(fresh_db, tmp_path):
+def test_duplicates_across_files_the_newer_export_wins_by_its_name_never_its_mtime(fresh_db, tmp_path):
     src = tmp_path / "src"
     paths = write_exports(roster(10), src / "2024-2025", seed=6, academic_years=("2024-2025",))
     first = paths[1]  # math
-    resent = src / "resent" / "2024-2025" / first.name
     rows = read_csv(first)
     i_score = rows[0].index("Overall Scale Score")
     changed = [list(r) for r in rows]
     changed[1][i_score] = str(int(rows[1][i_score]) + 3)
-    write_csv(resent, changed)
-    os.utime(first, (1_700_000_000, 1_700_000_000))
-    os.utime(resent, (1_700_000_100, 1_700_000_100))
+    # a correcting export, dated in its name, copied with an OLDER modification time
+    resent = write_csv(src / "resent" / "2024-2025" / "diagnostic_results_math_CONFIDENTIAL_2025-06-20.csv",
+                       changed)
+    os.utime(first, (1_700_000_200, 1_700_000_200))
+    os.utime(resent, (1_600_000_000, 1_600_000_000))
     report = run_iready(str(src))
     assert report.rows_rejected == 0 and report.duplicates_superseded == len(rows) - 1
     assert rows_by_file()[resent.relative_to(src).as_posix()] == len(rows) - 1  # nothing lost in raw
@@ -263,12 +346,21 @@ def test_duplicates_across_files_newer_file_wins(fresh_db, tmp_path):
     assert query(sql, key) == [(int(changed[1][i_score]), resent.relative_to(src).as_posix())]
     dedup = query("select count(*) from raw_iready.diagnostic_results_deduplicated where subject = 'math'")
     assert dedup == [(len(rows) - 1,)]
-    # the first delivery becomes the newer one: it wins after a forced reload
+    assert query("select export_as_of::text from raw_iready.files where path = %s",
+                 (resent.relative_to(src).as_posix(),)) == [("2025-06-20",)]
+    # touching the older file changes nothing: the modification time never decides
     counts = rows_by_file()
-    os.utime(first, (1_700_000_200, 1_700_000_200))
+    os.utime(first, (1_800_000_000, 1_800_000_000))
     run_iready(str(src), force=True)
-    assert query(sql, key) == [(int(rows[1][i_score]), first.relative_to(src).as_posix())]
+    assert query(sql, key) == [(int(changed[1][i_score]), resent.relative_to(src).as_posix())]
     assert rows_by_file() == counts  # a forced reload replaces, never doubles
+    # a later-dated export wins over both
+    later = [list(r) for r in rows]
+    later[1][i_score] = str(int(rows[1][i_score]) - 2)
+    newest = write_csv(src / "diagnostic_results_math_CONFIDENTIAL_20250701.csv", later)
+    os.utime(newest, (1_500_000_000, 1_500_000_000))
+    run_iready(str(src))
+    assert query(sql, key) == [(int(later[1][i_score]), newest.relative_to(src).as_posix())]
 
 
 def test_fsspec_memory_url(fresh_db, tmp_path):

@@ -10,7 +10,8 @@ from dlt_pipelines.common.errors import ConfigError
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for name in ("SCHOOLDATA_SOURCES", "AERIES_BASE_URL", "IREADY_SOURCE_URL", "BAKALARI_BASE_URL"):
+    for name in ("SCHOOLDATA_SOURCES", "AERIES_BASE_URL", "AERIES_EXPORT_URL", "IREADY_SOURCE_URL",
+                 "BAKALARI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .dlt folder with secrets here
     return monkeypatch
@@ -27,6 +28,14 @@ def test_without_the_setting_the_configured_connections_decide(clean_env):
     clean_env.setenv("AERIES_BASE_URL", "https://district.example/admin")
     clean_env.setenv("IREADY_SOURCE_URL", "/data/iready")
     assert deployment.configured_sources() == ("aeries", "iready")
+
+
+def test_an_export_folder_configures_aeries_through_its_csv_path(clean_env):
+    clean_env.setenv("AERIES_EXPORT_URL", "sftp://sis@district.example/exports")
+    assert deployment.configured_sources() == ("aeries",)
+    assert deployment.aeries_via_exports()
+    clean_env.setenv("AERIES_BASE_URL", "https://district.example/admin")  # the API wins when both are set
+    assert not deployment.aeries_via_exports()
 
 
 @pytest.mark.parametrize("value", ["aeries,powerschool", ",", "all"])

@@ -130,7 +130,7 @@ def test_file_checks(tmp_path):
     fs, files, ignored = discover(str(tmp_path / "bad"))
     assert ignored == ["notes.csv"]
     checked = {f.rel.split("/")[0]: check_file(fs, f, str(tmp_path)) for f in files}
-    assert checked["bom"].refused is None and checked["bom"].has_bom
+    assert checked["bom"].refused is None and checked["bom"].scan.has_bom
     assert checked["semicolon"].refused.startswith("wrong_delimiter: the file is semicolon-separated")
     assert checked["latin1"].refused.startswith("not_utf8:") and "line 2" in checked["latin1"].refused
     assert checked["empty"].refused.startswith("empty_file:")
@@ -147,8 +147,12 @@ def test_file_checks(tmp_path):
         assert rejects == [], case
         lines = [x for t in tables for x in t.column("source_line").to_pylist()]
         assert lines[-1] == cases[case].count(b"\r\n") - (not cases[case].endswith(b"\r\n")), case
-    assert checked["bom"].one_record_per_line and not checked["multiline"].one_record_per_line
-    assert checked["blank_lines"].one_record_per_line
+    assert checked["bom"].scan.one_record_per_line and not checked["multiline"].scan.one_record_per_line
+    assert checked["blank_lines"].scan.one_record_per_line
+    # the first pass counts data records as the parser will: the quoted line break is one record,
+    # blank lines and lines of commas none
+    assert {c: checked[c].scan.data_records for c in ("bom", "multiline", "blank_lines")} == dict.fromkeys(
+        ("bom", "multiline", "blank_lines"), records)
 
 
 def test_memory_filesystem_is_copied_locally(tmp_path):
