@@ -28,6 +28,7 @@ COMMANDS = {
     "quality": ("dlt_pipelines.quality", "data-quality report: failing tests and rejects"),
     "pii-check": ("dlt_pipelines.pii_check", "PII inventory check of the dbt project (fails on a gap)"),
     "rejects": ("dlt_pipelines.rejects_cli", "decrypt rejected rows for an operator holding the key"),
+    "dashboard": ("dlt_pipelines.dashboard.cli", "serve the analysts' dashboards on localhost (Streamlit)"),
 }
 
 
