@@ -1,6 +1,6 @@
 """The dashboards' entry point: ``streamlit run dlt_pipelines/dashboard/app.py`` (``make dashboard``
-runs it with the settings of docs/dashboards.md). Pages live in ``pages/``; the sidebar filters
-(school year, school, grade) apply to every page."""
+runs it with the settings of docs/dashboards.md). Pages live in ``views/`` (not ``pages/``, which
+Streamlit would list by itself); the sidebar filters (school year, school, grade) apply to every page."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dlt_pipelines.common.errors import OperatorError
 from dlt_pipelines.common.logs import redact
 from dlt_pipelines.dashboard import connection, filters
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="School data dashboards", layout="wide", menu_items={})
 

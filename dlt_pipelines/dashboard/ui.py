@@ -14,6 +14,9 @@ SOURCE_OF = {"fct_attendance_daily": "Aeries", "fct_attendance_student_year": "A
              "fct_iready_diagnostics": "i-Ready", "fct_iready_growth": "i-Ready"}
 
 
+LEGEND = alt.Legend(orient="bottom", columns=2, labelLimit=0)
+
+
 def require(*marts: str) -> bool:
     """True when every mart exists; otherwise says which source the deployment lacks."""
     missing = [m for m in marts if m not in data.marts()]
@@ -43,18 +46,23 @@ def line(frame: pd.DataFrame, x: str, y: str, color: str, title: str, y_title: s
     chart = (alt.Chart(frame, title=title).mark_line(point=False)
              .encode(x=alt.X(f"{x}:T", title=None),
                      y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
-                     color=alt.Color(f"{color}:N", title=None),
-                     tooltip=[color, x, alt.Tooltip(y, format=".1f")]))
+                     color=alt.Color(f"{color}:N", title=None, legend=LEGEND),
+                     tooltip=[color, x, alt.Tooltip(y, format=".1f")])
+             .properties(width="container", height=320))
     st.altair_chart(chart, width="stretch")
 
 
 def bars(frame: pd.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
          stack: bool = False) -> None:
-    encode = {"x": alt.X(f"{x}:N", title=None), "y": alt.Y(f"{y}:Q", title=y_title, stack=stack or None),
-              "color": alt.Color(f"{color}:N", title=None), "tooltip": [x, color, y]}
+    encode = {"x": alt.X(f"{x}:N", title=None, sort=None),
+              "y": alt.Y(f"{y}:Q", title=y_title, stack=stack or None),
+              "color": alt.Color(f"{color}:N", title=None, legend=LEGEND),
+              "tooltip": [x, color, y]}
     if not stack:
         encode["xOffset"] = alt.XOffset(f"{color}:N")
-    st.altair_chart(alt.Chart(frame, title=title).mark_bar().encode(**encode), width="stretch")
+    chart = alt.Chart(frame, title=title).mark_bar().encode(**encode)
+    chart = chart.properties(width="container", height=320)
+    st.altair_chart(chart, width="stretch")
 
 
 def pct(value) -> str:
