@@ -93,6 +93,10 @@ docs: $(STAMP) ## build the dbt documentation site
 docs-serve: $(STAMP) ## serve the docs site on http://localhost:8080 (DOCS_PORT=...)
 	@$(CLI) dbt docs serve --port $(DOCS_PORT) --host 127.0.0.1 --no-browser
 
+.PHONY: dashboard
+dashboard: $(STAMP) ## serve the dashboards on http://localhost:8501 as the analyst role (ARGS="--port 8502", "--pii")
+	@$(CLI) dashboard $(ARGS)
+
 lint: $(STAMP) ## ruff (Python), sqlfluff (dbt SQL) and the PII inventory check
 	$(VENV)/bin/ruff check dlt_pipelines tests bench
 	$(CLI) pii-check

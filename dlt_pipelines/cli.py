@@ -32,6 +32,7 @@ COMMANDS = {
     "serve": ("dlt_pipelines.ops_service.serve_cmd", "the operations service: sync API, webhooks, /metrics"),
     "tokens": ("dlt_pipelines.ops_service.tokens_cmd", "API tokens of the service: create, list, revoke"),
     "dead-letters": ("dlt_pipelines.ops_service.dead_letters_cmd", "webhook dead letters: list/replay/purge"),
+    "dashboard": ("dlt_pipelines.dashboard.cli", "serve the analysts' dashboards on localhost (Streamlit)"),
 }
 
 

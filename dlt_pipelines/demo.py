@@ -127,6 +127,7 @@ def main(argv: list[str]) -> int:
     for name, code, seconds in results:
         print(f"  {name:<20} {'ok' if code == 0 else f'FAILED (exit {code})':<18} {seconds:6.1f}s")
     docs = Path(settings.dbt_project_dir()) / "target" / "index.html"
+    dashboard_port = settings.env("DASHBOARD_PORT", "8501")
     print(f"""
 where to look:
   warehouse      {wh.describe()}   (psql: eval "$(make -s db-env)" && psql)
@@ -135,5 +136,6 @@ where to look:
   roles          eval "$(python -m dlt_pipelines db env --role analyst)" (or pii_reader); reads
                  by pii_reader are logged in .local/pg/postgres.log (docs/security.md)
   docs site      {docs}  ->  `make docs-serve` then http://localhost:8080
+  dashboards     `make dashboard` then http://localhost:{dashboard_port} (as analyst; docs/dashboards.md)
   quality report `make quality`""")
     return 0 if all(code == 0 for _, code, _ in results) else 1

@@ -59,6 +59,7 @@ def test_demo_runs_every_step_and_reports(fresh_db, tmp_path):
         assert f"==> {step}" in out
     assert "FAILED" not in out
     assert "docs site" in out and "index.html" in out
+    assert "make dashboard" in out and "http://localhost:8501" in out
     assert "PII inventory ok" in out and "every warehouse column declared" in out
     with warehouse.cursor() as cur:
         cur.execute("select source, status from ops.sync_runs order by source")
