@@ -10,6 +10,8 @@ CLI := $(PY) -m dlt_pipelines
 BENCH_JSON ?= bench/results/latest.json
 DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
+# test files run on this many workers (each with its own embedded Postgres); 0 runs in this process
+PYTEST_WORKERS ?= 2
 # the CLI ends (and ends its dbt child) when make is killed: dlt_pipelines/common/processes.py
 export SCHOOLDATA_DIE_WITH_PARENT := 1
 
@@ -113,7 +115,7 @@ unit-test: $(STAMP) ## fast tests only
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 test: $(STAMP) lint ## lint, then the whole suite (starts its own database and simulators)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP) ## benchmarks; prints a table and writes $(BENCH_JSON)
 	$(PY) -m bench --output $(BENCH_JSON)
