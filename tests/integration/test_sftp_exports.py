@@ -63,6 +63,14 @@ def sftp_root(tmp_path, monkeypatch):
     finally:
         server.close()
         asyncio.run_coroutine_threadsafe(server.wait_closed(), loop).result(timeout=30)
+
+        async def end_sessions():  # the per-connection SFTP handlers still waiting for requests
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(end_sessions(), loop).result(timeout=30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         fsspec.AbstractFileSystem.clear_instance_cache()
