@@ -341,6 +341,14 @@ def test_event_is_visible_in_the_live_model_after_dbt_build(service, synced):
                     (future, code, "", True, True, "evt-for-dbt-today", False)]
     others = _query("select count(*) from marts.fct_attendance_live where is_provisional")[0][0]
     assert others >= 2
+    # the live model is a view: a later event counts at once, with no dbt run in between
+    later = TODAY + timedelta(days=4)
+    body = change_event(student_id=student, school_code=school, calendar_date=str(later), to_code=code,
+                        event_id="evt-after-dbt")
+    assert send(service["base"], SECRET, body).json()["status"] == "landed"
+    live = _query("select provisional_event_id from marts.fct_attendance_live where student_id = %s"
+                  " and school_code = %s and calendar_date = %s", (student, school, later))
+    assert live == [("evt-after-dbt",)]
 
 
 # -- metrics and a real Prometheus ------------------------------------------------------------

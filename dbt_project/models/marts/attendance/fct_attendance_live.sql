@@ -1,4 +1,7 @@
 {#- docs block fct_attendance_live_rules -#}
+-- A view: events show the moment they land, and the nightly build does not copy the whole
+-- daily fact into another table.
+{{ config(materialized='view') }}
 
 with
 
