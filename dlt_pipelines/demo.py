@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
         os.environ.pop("IREADY_SOURCE_URL", None)
     _step("dbt build", results, lambda: run_dbt(["build"], wh).returncode)
     _step("dbt docs generate", results, lambda: run_dbt(["docs", "generate"], wh).returncode)
-    target = Path(settings.dbt_project_dir()) / "target"
+    target = settings.dbt_target_dir()
     # the inventory against the warehouse's actual columns (catalog.json from docs generate)
     _step("pii inventory", results, lambda: pii_check.main(
         ["--manifest", str(target / "manifest.json"), "--catalog", str(target / "catalog.json")]))
@@ -126,7 +126,7 @@ def main(argv: list[str]) -> int:
     print("\n==> steps")
     for name, code, seconds in results:
         print(f"  {name:<20} {'ok' if code == 0 else f'FAILED (exit {code})':<18} {seconds:6.1f}s")
-    docs = Path(settings.dbt_project_dir()) / "target" / "index.html"
+    docs = settings.dbt_target_dir() / "index.html"
     dashboard_port = settings.env("DASHBOARD_PORT", "8501")
     print(f"""
 where to look:

@@ -72,9 +72,7 @@ class TestOutcome:
 def target_dir(path: str | None = None) -> Path:
     if path:
         return Path(path)
-    env_path = settings.env("DBT_TARGET_PATH")
-    project = settings.dbt_project_dir()
-    return Path(env_path) if env_path and Path(env_path).is_absolute() else project / (env_path or "target")
+    return settings.dbt_target_dir()
 
 
 def _load(path: Path) -> dict[str, Any] | None:

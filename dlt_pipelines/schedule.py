@@ -83,11 +83,6 @@ def _run_source(name: str, mode: str) -> dict:
     return result
 
 
-def _target_dir() -> Path:
-    path = os.environ.get("DBT_TARGET_PATH")
-    return Path(path) if path else settings.dbt_project_dir() / "target"
-
-
 def state_dir() -> Path:
     return settings.local_dir() / "dbt-state"
 
@@ -97,8 +92,8 @@ def _save_state(sources_key: str) -> None:
     state = state_dir()
     state.mkdir(parents=True, exist_ok=True)
     for name in ("manifest.json", "sources.json"):
-        if (_target_dir() / name).exists():
-            shutil.copy2(_target_dir() / name, state / name)
+        if (settings.dbt_target_dir() / name).exists():
+            shutil.copy2(settings.dbt_target_dir() / name, state / name)
     (state / "deployment_sources.txt").write_text(sources_key)
 
 

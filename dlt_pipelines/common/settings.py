@@ -32,6 +32,12 @@ def dbt_project_dir() -> Path:
     return REPO_ROOT / "dbt_project"
 
 
+def dbt_target_dir() -> Path:
+    """Where dbt writes its artifacts: ``DBT_TARGET_PATH`` (relative to the project), else target/."""
+    path = os.environ.get("DBT_TARGET_PATH")
+    return Path(path) if path and Path(path).is_absolute() else dbt_project_dir() / (path or "target")
+
+
 def profiles_dir() -> Path:
     return Path(os.environ.get("DBT_PROFILES_DIR", REPO_ROOT / "profiles"))
 

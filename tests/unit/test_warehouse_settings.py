@@ -60,3 +60,14 @@ def test_log_lines_are_json_and_secrets_masked(capsys):
     payload = json.loads(line)
     assert payload["event"] == "sync_start" and payload["school_code"] == 101
     assert "0123456789abcdef" not in line and logs.MASK in payload["note"]
+
+
+def test_dbt_artifacts_are_read_where_dbt_wrote_them(monkeypatch, tmp_path):
+    from dlt_pipelines.common import settings
+
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    assert settings.dbt_target_dir() == settings.dbt_project_dir() / "target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "t"))
+    assert settings.dbt_target_dir() == tmp_path / "t"
+    monkeypatch.setenv("DBT_TARGET_PATH", "ci-target")  # dbt resolves a relative path in the project
+    assert settings.dbt_target_dir() == settings.dbt_project_dir() / "ci-target"
