@@ -254,3 +254,19 @@ def test_cli_exit_codes_lock_and_no_student_data_in_logs(fresh_db, exports, tmp_
     logs = stream.getvalue()
     assert '"event": "file_loaded"' in logs and '"event": "file_refused"' in logs
     assert last_name not in logs and "10100001" not in logs and "4242424" not in logs
+
+
+def test_the_nightly_of_a_district_without_an_api_certificate_loads_its_exports(fresh_db, exports,
+                                                                                monkeypatch, capsys):
+    """Only AERIES_EXPORT_URL is configured: `nightly` runs Aeries through its CSV exports."""
+    from dlt_pipelines import schedule
+
+    for name in ("SCHOOLDATA_SOURCES", "AERIES_BASE_URL", "IREADY_SOURCE_URL", "BAKALARI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AERIES_EXPORT_URL", str(exports / "codes"))
+    assert schedule.run("nightly", ["--skip-dbt"]) == 0
+    assert '"source": "aeries"' in capsys.readouterr().out
+    loaded = query("select count(*) from raw_aeries.export_files where status = 'loaded'")[0][0]
+    assert loaded == len(list((exports / "codes").glob("*.csv")))
+    assert query("select count(*) from raw_aeries.attendance_days")[0][0] > 0
+    assert query("select source, status from ops.sync_runs") == [("aeries_files", "sync_ok")]
