@@ -70,6 +70,9 @@
     reprocess_correction_window), so the model and the replace_from_date strategy agree. Models
     using it declare `-- depends_on: source('ops', 'aeries_attendance_windows')`. -#}
 {% macro attendance_reprocess_from_config() -%}
+    {%- if not is_incremental() -%}
+        {%- do return("'-infinity'::date") -%}
+    {%- endif -%}
     {%- set raw_tables = [] -%}
     {%- for name in config.get('reprocess_sources', []) -%}
         {%- do raw_tables.append(source('aeries', name)) -%}

@@ -22,3 +22,18 @@
     select {{ columns }}
     from {{ source }}
 {%- endmacro %}
+
+{#- Strategy `replace_school_years` (fct_attendance_student_year): the batch holds every row of the
+    school-years it touches (ranks are per school, year and grade), so those school-years are
+    deleted and inserted whole. -#}
+{% macro get_incremental_replace_school_years_sql(arg_dict) -%}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set source = arg_dict["temp_relation"] -%}
+    {%- set columns = arg_dict["dest_columns"] | map(attribute="quoted") | join(", ") -%}
+    delete from {{ target }}
+    where (school_code, school_year) in (select school_code, school_year from {{ source }});
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ source }}
+{%- endmacro %}

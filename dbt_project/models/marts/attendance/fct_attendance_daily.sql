@@ -14,6 +14,7 @@
             {'columns': ['calendar_date']},
             {'columns': ['source_loaded_at']},
             {'columns': ['correction_deadline', 'calendar_date']},
+            {'columns': ['built_at']},
         ],
     )
 }}
@@ -173,7 +174,10 @@ final as (
         )::numeric(5, 2) as daily_attendance_pct,
         correction_deadline::date as correction_deadline,
         can_be_corrected::boolean as can_be_corrected,
-        source_loaded_at::timestamptz as source_loaded_at
+        source_loaded_at::timestamptz as source_loaded_at,
+        -- what this build rebuilt, for int_attendance__student_months (incremental on top of this)
+        now()::timestamptz as built_at,
+        {{ attendance_reprocess_from_config() }}::date as reprocessed_from
     from flagged
 )
 
