@@ -30,12 +30,12 @@ with
 
 coded as (
     select
-        school_code,
-        student_id,
-        calendar_date,
-        all_day_code,
-        period_codes,
-        loaded_at
+        coded_days.school_code,
+        coded_days.student_id,
+        coded_days.calendar_date,
+        coded_days.all_day_code,
+        coded_days.period_codes,
+        coded_days.loaded_at
     from {{ ref('int_attendance__coded_days') }} as coded_days
     where {{ attendance_reprocess_filter('coded_days.calendar_date') }}
 ),

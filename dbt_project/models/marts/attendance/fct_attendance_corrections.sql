@@ -70,9 +70,7 @@ changes as (
     from versions
     where
         previous_valid_from is not null
-        {%- if since is not none %}
-            and dbt_valid_from > '{{ since }}'::timestamp
-        {%- endif %}
+        and dbt_valid_from > '{{ since or "-infinity" }}'::timestamp
 ),
 
 final as (
