@@ -49,7 +49,7 @@ coded as (
             calendar_date,
             all_day_code,
             period_codes,
-            dbt_is_deleted = 'True' as is_deleted
+            coalesce(dbt_is_deleted, 'False') = 'True' as is_deleted
         from {{ this }} as history
         where
             history.dbt_valid_to = '9999-12-31'::timestamp
