@@ -197,8 +197,13 @@ recomputed as (
         from {{ this }} as kept
         where
             (kept.school_code, kept.school_year) in (select school_code, school_year from touched)
-            and (kept.student_id, kept.school_code, kept.school_year) not in (
-                select student_id, school_code, school_year from touched
+            and not exists (
+                select 1
+                from touched
+                where
+                    touched.student_id = kept.student_id
+                    and touched.school_code = kept.school_code
+                    and touched.school_year = kept.school_year
             )
     ),
 {% else %}
