@@ -12,11 +12,16 @@
     {%- set columns = arg_dict["dest_columns"] | map(attribute="quoted") | join(", ") -%}
     {%- set students = attendance_reprocess_students() %}
     delete from {{ target }}
-    where
-        calendar_date >= ({{ attendance_reprocess_from_config() }})
-        {%- if students is not none %}
-            or (school_code, student_id) in ({{ students }})
-        {%- endif %};
+    where calendar_date >= ({{ attendance_reprocess_from_config() }});
+    {%- if students is not none %}
+
+        -- apart from the dates, so each delete reads by its own index (an OR read the whole table)
+        delete from {{ target }}
+        where (student_id, school_code) in (
+            select listed.student_id, listed.school_code
+            from ({{ students }}) as listed (school_code, student_id)
+        );
+    {%- endif %}
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }}

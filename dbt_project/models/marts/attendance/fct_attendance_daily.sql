@@ -28,15 +28,11 @@
 with
 
 spine as (
-    select student_days.*
-    from {{ ref('int_attendance__student_days') }} as student_days
-    where {{ attendance_reprocess_filter('student_days.calendar_date', 'student_days') }}
+    {{ attendance_reprocess_rows(ref('int_attendance__student_days'), 'student_days') }}
 ),
 
 day_codes as (
-    select day_codes.*
-    from {{ ref('int_attendance__day_codes') }} as day_codes
-    where {{ attendance_reprocess_filter('day_codes.calendar_date', 'day_codes') }}
+    {{ attendance_reprocess_rows(ref('int_attendance__day_codes'), 'day_codes') }}
 ),
 
 categories as (
