@@ -38,11 +38,15 @@ from dlt_pipelines.common import warehouse as wh
 FULL = {"n_schools": 7, "students_per_school": 1000, "end": date(2025, 6, 11)}
 QUICK = {"n_schools": 2, "students_per_school": 200, "end": date(2024, 10, 31)}
 START = date(2024, 8, 15)
-FULL_BAR_S, NIGHTLY_BAR_S = 90.0, 20.0
+FULL_BAR_S, NIGHTLY_BAR_S = 90.0, 12.0
+# issue 18: the nightly must not grow with the school year (a May night within 25 % of a September one)
+GROWTH_BAR = 1.25
 SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "cautious"]
 WINDOW_DAYS = 7
 # the nightly command of docs/attendance-metrics.md: data tests look at the correction window
-NIGHTLY = ["build", *SELECT, "--exclude-resource-type", "unit_test",
+# (seeds change only with a deployment, so the nightly leaves them, and their tests, to the weekly
+# full build, as make nightly's source_status:fresher+ selection does)
+NIGHTLY = ["build", *SELECT, "--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed",
            "--vars", f"{{attendance_tests_window_days: {WINDOW_DAYS + 1}}}"]
 
 
@@ -112,17 +116,37 @@ def run(quick: bool = False) -> list[dict]:
                    bars=not quick)
 
 
-def measure(workload: dict, label: str, bars: bool) -> list[dict]:
+def _nights(sim, work: str) -> tuple[float, float, list[tuple[str, float]]]:
+    """Two nights: the simulator's clock moves a day, the pipeline fetches, the nightly command
+    runs. Returns (first night, second night, the second night's nodes)."""
+    from dlt_pipelines.aeries.pipeline import RunOptions
+    from dlt_pipelines.aeries.pipeline import run as run_aeries
+
+    nights = []
+    for _night in range(2):  # the first night after the full build re-parses (new vars)
+        today = sim.advance_day(1)
+        run_aeries(RunOptions(start_date=START, end_date=today, rate_limit=0))
+        os.environ["PGOPTIONS"] = f"-c schooldata.as_of_date={today}"
+        nights.append(_dbt(NIGHTLY))
+    (first_s, _), (second_s, nodes) = nights
+    return first_s, second_s, nodes
+
+
+def measure(workload: dict, label: str, bars: bool, large_bars: dict | None = None) -> list[dict]:
     """Land ``workload`` with the Aeries pipeline, then time the full and the nightly build.
 
-    ``bars``: judge the figures against the district bars (90 s / 20 s); off for smoke runs and
-    for workloads the bars were not set for, which are reported only."""
+    ``bars``: judge the figures against the district bars (90 s / 12 s); off for smoke runs and
+    for workloads the bars were not set for, which are reported only. ``large_bars``
+    (``{"full": s, "nightly": s}``) judges the large workload, whose ``early`` date adds a
+    September phase: land to it, full build, two nights (the September night), then land the
+    rest of the year, full build and two nights (the May night) on the same warehouse."""
     from dlt_pipelines.aeries.pipeline import RunOptions
     from dlt_pipelines.aeries.pipeline import run as run_aeries
     from dlt_pipelines.simulators.aeries_api import AeriesSimulator
     from dlt_pipelines.simulators.district import District, DistrictConfig
 
     end = workload["end"]
+    early = workload.get("early")
     base = wh.resolve()
     name = f"bench_dbt_{uuid.uuid4().hex[:8]}"
     _admin(base, f'create database "{name}"')
@@ -131,16 +155,32 @@ def measure(workload: dict, label: str, bars: bool) -> list[dict]:
                                        students_per_school=workload["students_per_school"]))
     try:
         with tempfile.TemporaryDirectory(prefix="bench-dbt-") as work, \
-                AeriesSimulator(district, today=end) as sim:
+                AeriesSimulator(district, today=early or end) as sim:
             os.environ.update({**base.libpq_env(), "PGDATABASE": name, "SCHOOLDATA_PIPELINES_DIR": work,
                                "DBT_TARGET_PATH": os.path.join(work, "target"),
                                "DBT_LOG_PATH": os.path.join(work, "logs"),
                                "AERIES_BASE_URL": sim.base_url, "AERIES_CERT": sim.cert,
                                "SCHOOLDATA_LOG_LEVEL": "WARNING"})
             os.environ.pop("WAREHOUSE_DSN", None)
+            land_s = 0.0
+            early_rows: list[dict] = []
+            if early:  # the September phase: a night early in the year, on the same warehouse
+                started = time.perf_counter()
+                run_aeries(RunOptions(start_date=START, end_date=early, rate_limit=0))
+                land_s += time.perf_counter() - started
+                os.environ["PGOPTIONS"] = f"-c schooldata.as_of_date={early}"
+                early_full_s, _ = _dbt(["build", "--full-refresh", *SELECT])
+                _, sept_s, sept_nodes = _nights(sim, work)
+                early_rows = [
+                    row(f"{label}dbt full build to {early} (September) wall", round(early_full_s, 2), "s"),
+                    row(f"{label}dbt nightly build in September ({sim.today}) wall", round(sept_s, 2), "s",
+                        f"<= {large_bars['nightly']:g} s" if large_bars else None,
+                        sept_s <= large_bars["nightly"] if large_bars else None),
+                    *_slowest(label, "September nightly build", sept_nodes)]
+                sim.advance_day((end - sim.today).days)
             started = time.perf_counter()
             run_aeries(RunOptions(start_date=START, end_date=end, rate_limit=0))
-            land_s = time.perf_counter() - started
+            land_s += time.perf_counter() - started
             periods = _scalar("select count(*) from raw_aeries.attendance_periods")
 
             # The as-of date travels as a session setting, not a var: the nightly command stays
@@ -149,13 +189,11 @@ def measure(workload: dict, label: str, bars: bool) -> list[dict]:
             full_s, full_nodes = _dbt(["build", "--full-refresh", *SELECT])
             daily_rows = _scalar("select count(*) from marts.fct_attendance_daily")
 
-            nights = []
-            for _night in range(2):  # the first night after the full build re-parses (new vars)
-                today = sim.advance_day(1)
-                run_aeries(RunOptions(start_date=START, end_date=today, rate_limit=0))
-                os.environ["PGOPTIONS"] = f"-c schooldata.as_of_date={today}"
-                nights.append(_dbt(NIGHTLY))
-            (first_night_s, _), (nightly_s, nightly_nodes) = nights
+            first_night_s, nightly_s, nightly_nodes = _nights(sim, work)
+            if early:
+                ratio = nightly_s / sept_s
+                early_rows.append(row(f"{label}dbt nightly May ({sim.today}) / September", round(ratio, 3),
+                                      "ratio", f"<= {GROWTH_BAR:g}", ratio <= GROWTH_BAR))
             corrections = _scalar("select count(*) from marts.fct_attendance_corrections")
             quiet_s, quiet_nodes = _quiet_night(work)
     finally:
@@ -166,12 +204,15 @@ def measure(workload: dict, label: str, bars: bool) -> list[dict]:
         else:
             _admin(base, f'drop database if exists "{name}"')
     size = f"{workload['n_schools']}x{workload['students_per_school']}"
+    full_bar = large_bars["full"] if large_bars else FULL_BAR_S if bars else None
+    nightly_bar = large_bars["nightly"] if large_bars else NIGHTLY_BAR_S if bars else None
     return [
         row(f"{label}dbt attendance full build {size} wall", round(full_s, 2), "s",
-            f"<= {FULL_BAR_S:g} s (2 cores)" if bars else None, full_s <= FULL_BAR_S if bars else None),
+            f"<= {full_bar:g} s (2 cores)" if full_bar else None, full_s <= full_bar if full_bar else None),
         row(f"{label}dbt attendance nightly incremental build {size} wall", round(nightly_s, 2), "s",
-            f"<= {NIGHTLY_BAR_S:g} s (2 cores)" if bars else None,
-            nightly_s <= NIGHTLY_BAR_S if bars else None),
+            f"<= {nightly_bar:g} s (2 cores)" if nightly_bar else None,
+            nightly_s <= nightly_bar if nightly_bar else None),
+        *early_rows,
         row(f"{label}dbt nightly when nothing new landed {size} wall (make nightly's selection, "
             f"source_status:fresher+; {len(quiet_nodes)} nodes against {len(nightly_nodes)})",
             round(quiet_s, 2), "s"),

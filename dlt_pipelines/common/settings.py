@@ -15,8 +15,10 @@ def local_dir() -> Path:
     when an embedded Postgres run by another OS user (the root case) lives in it: that user
     must traverse it to reach ``pg``. Every folder inside that holds data is 0700 itself."""
     path = Path(os.environ.get("SCHOOLDATA_LOCAL_DIR", REPO_ROOT / ".local"))
-    pg = path / "pg"
-    if pg.exists() and pg.stat().st_uid != os.geteuid():
+    # the benchmarks' throwaway server lives in bench/pg (bench/__main__.py): under root, a 0700
+    # here cut it off mid-run when no demo database (pg) existed
+    servers = (path / "pg", path / "bench" / "pg")
+    if any(pg.exists() and pg.stat().st_uid != os.geteuid() for pg in servers):
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, TRAVERSE_ONLY_DIR)
         return path

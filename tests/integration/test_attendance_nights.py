@@ -10,8 +10,10 @@ drawn) and dbt builds the attendance models incrementally. After every night:
 - every deletion is counted in ops.sync_runs;
 - each incremental model equals its full refresh (the model's own SQL compiled with
   `--full-refresh`, run against the same warehouse);
-- the snapshot's current versions equal the coded days, and every code the snapshot saw change
-  is in fct_attendance_corrections, detected that night: a cleared day as `cleared`.
+- the code history's current versions (snapshots.snp_attendance_codes, compared by window since
+  it stopped being a dbt snapshot) equal the coded days, every day has one current version, and
+  every code the history saw change is in fct_attendance_corrections, detected that night: a
+  cleared day as `cleared`.
 
 Each example is one night on top of the nights before it (a school year is a sequence), so the
 examples share one warehouse and run without shrinking. 50 nights in CI;
@@ -47,7 +49,10 @@ EXAMPLES = int(os.environ.get("ATTENDANCE_NIGHTS_EXAMPLES", "50"))
 # the case the incremental models once missed (positive schools are covered by test_dbt_attendance).
 SCHOOLS = (101, 102)
 INCREMENTAL = {"int_attendance__day_codes": "intermediate", "fct_attendance_daily": "marts",
-               "fct_attendance_periods": "marts"}
+               "fct_attendance_periods": "marts", "int_attendance__student_months": "intermediate",
+               "fct_attendance_student_year": "marts"}
+# when a row was built and from which boundary: bookkeeping for the next incremental model, not data
+BUILD_COLUMNS = {"built_at", "reprocessed_from", "source_built_at"}
 BUILD = ["build", "--select", "+fct_attendance_daily", "+fct_attendance_periods",
          "+fct_attendance_corrections", "+fct_attendance_student_year",
          "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
@@ -266,11 +271,17 @@ def _assert_raw_is_the_truth(world: World, swept: bool) -> None:
         assert (raw_days, raw_periods) == _truth_rows(sim)
 
 
+def _data_columns(schema: str, name: str) -> str:
+    return ", ".join(c for (c,) in _sql(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+        " order by ordinal_position", (schema, name)) if c not in BUILD_COLUMNS)
+
+
 def _assert_incremental_equals_full_refresh(world: World) -> None:
     for name, schema in INCREMENTAL.items():
-        full = world.full_sql[name]
-        extra = _sql(f"select * from {schema}.{name} except all select * from ({full}) f limit 3")
-        missing = _sql(f"select * from ({full}) f except all select * from {schema}.{name} limit 3")
+        full, cols = world.full_sql[name], _data_columns(schema, name)
+        extra = _sql(f"select {cols} from {schema}.{name} except all select {cols} from ({full}) f limit 3")
+        missing = _sql(f"select {cols} from ({full}) f except all select {cols} from {schema}.{name} limit 3")
         assert not extra and not missing, f"{name} differs from its full refresh: {extra} / {missing}"
 
 
@@ -286,6 +297,11 @@ def _assert_history(world: World, before: dict, after: dict) -> None:
         "select school_code, student_id, calendar_date, all_day_code, period_codes"
         " from intermediate.int_attendance__coded_days")}
     assert after == coded, "the snapshot's current versions differ from the coded days"
+    assert not _sql("select school_code, student_id, calendar_date from snapshots.snp_attendance_codes"
+                    " where dbt_valid_to = '9999-12-31' group by 1, 2, 3 having count(*) > 1"), \
+        "a day has more than one current version"
+    assert not _sql("select 1 from snapshots.snp_attendance_codes where dbt_valid_to < dbt_valid_from"), \
+        "a version closed before it opened"
     corrections = {(sc, sid, d): (kind, old, new) for sc, sid, d, kind, old, new in _sql(
         "select school_code, student_id, calendar_date, correction_type, old_all_day_code, new_all_day_code"
         " from marts.fct_attendance_corrections where detected_at::date = %s", (world.sim.today,))}

@@ -31,3 +31,10 @@
         || (extract(year from {{ date_expr }})::integer + case when extract(month from {{ date_expr }}) < 7 then 0 else 1 end)::text
     )
 {%- endmacro %}
+
+{#- Clock of the attendance code history (snp_attendance_codes): the as-of date at the current
+    time of day, so fct_attendance_corrections judges "detected inside the correction window"
+    against the simulated or replayed night. With no as-of date set it equals now(). -#}
+{% macro attendance_version_time() -%}
+    ({{ attendance_as_of_date() }} + localtime)::timestamp
+{%- endmacro %}

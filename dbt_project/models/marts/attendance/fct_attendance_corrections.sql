@@ -1,9 +1,46 @@
-{#- docs block fct_attendance_corrections_rules -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        post_hook='analyze {{ this }}',
+        indexes=[{'columns': ['correction_id'], 'unique': true}, {'columns': ['detected_at']}],
+    )
+}}
+{#- docs block fct_attendance_corrections_rules. Incremental: a correction never changes once
+    seen, so a build adds the versions the history recorded after the newest correction here,
+    read with the whole history of their days only (the previous version and first_seen_at). -#}
+{%- set since = none -%}
+{%- if is_incremental() and execute -%}
+    {%- set since = run_query("select max(detected_at)::text from " ~ this).rows[0][0] -%}
+{%- endif %}
+
 with
 
-history as (
-    select * from {{ ref('snp_attendance_codes') }}
-),
+{% if since is not none %}
+    new_days as (
+        select distinct
+            school_code,
+            student_id,
+            calendar_date
+        from {{ ref('snp_attendance_codes') }}
+        where dbt_valid_from > '{{ since }}'::timestamp
+    ),
+
+    history as (
+        select snapshot_versions.*
+        from {{ ref('snp_attendance_codes') }} as snapshot_versions
+        inner join new_days
+            on
+                snapshot_versions.school_code = new_days.school_code
+                and snapshot_versions.student_id = new_days.student_id
+                and snapshot_versions.calendar_date = new_days.calendar_date
+    ),
+{% else %}
+    history as (
+        select * from {{ ref('snp_attendance_codes') }}
+    ),
+{% endif %}
 
 instructional_days as (
     select * from {{ ref('int_attendance__instructional_days') }}
@@ -31,7 +68,9 @@ versions as (
 changes as (
     select *
     from versions
-    where previous_valid_from is not null
+    where
+        previous_valid_from is not null
+        and dbt_valid_from > '{{ since or "-infinity" }}'::timestamp
 ),
 
 final as (

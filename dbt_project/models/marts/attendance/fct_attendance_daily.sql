@@ -14,6 +14,7 @@
             {'columns': ['calendar_date']},
             {'columns': ['source_loaded_at']},
             {'columns': ['correction_deadline', 'calendar_date']},
+            {'columns': ['built_at']},
         ],
     )
 }}
@@ -27,15 +28,11 @@
 with
 
 spine as (
-    select student_days.*
-    from {{ ref('int_attendance__student_days') }} as student_days
-    where {{ attendance_reprocess_filter('student_days.calendar_date', 'student_days') }}
+    {{ attendance_reprocess_rows(ref('int_attendance__student_days'), 'student_days') }}
 ),
 
 day_codes as (
-    select day_codes.*
-    from {{ ref('int_attendance__day_codes') }} as day_codes
-    where {{ attendance_reprocess_filter('day_codes.calendar_date', 'day_codes') }}
+    {{ attendance_reprocess_rows(ref('int_attendance__day_codes'), 'day_codes') }}
 ),
 
 categories as (
@@ -173,7 +170,10 @@ final as (
         )::numeric(5, 2) as daily_attendance_pct,
         correction_deadline::date as correction_deadline,
         can_be_corrected::boolean as can_be_corrected,
-        source_loaded_at::timestamptz as source_loaded_at
+        source_loaded_at::timestamptz as source_loaded_at,
+        -- what this build rebuilt, for int_attendance__student_months (incremental on top of this)
+        now()::timestamptz as built_at,
+        {{ attendance_reprocess_from_config() }}::date as reprocessed_from
     from flagged
 )
 

@@ -1,6 +1,8 @@
-{#- docs block fct_attendance_live_rules -#}
--- A view: events show the moment they land, and the nightly build does not copy the whole
--- daily fact into another table.
+{#- docs block fct_attendance_live_rules. A view: the overlay is a few pending events on the
+    daily fact, so a table rebuilt every night would copy the whole year's daily fact for them
+    (a cost that grows with the school year); as a view it is also live between builds. Written
+    as a union of the daily fact's days and the event-only days, so a reader's date filter
+    reaches the daily fact's index. -#}
 {{ config(materialized='view') }}
 
 with
@@ -80,10 +82,11 @@ categories as (
 ),
 
 overlaid as (
+    -- the daily fact's days, with the newest pending event when there is one
     select
-        coalesce(daily.student_id, latest.student_id) as student_id,
-        coalesce(daily.school_code, latest.school_code) as school_code,
-        coalesce(daily.calendar_date, latest.calendar_date) as calendar_date,
+        daily.student_id,
+        daily.school_code,
+        daily.calendar_date,
         latest.event_id is not null as is_provisional,
         daily.all_day_code as api_all_day_code,
         latest.event_id as provisional_event_id,
@@ -101,7 +104,7 @@ overlaid as (
             else coalesce(categories.is_absence, true)
         end as is_full_day_absent
     from daily
-    full outer join latest
+    left join latest
         on
             daily.student_id = latest.student_id
             and daily.school_code = latest.school_code
@@ -110,6 +113,37 @@ overlaid as (
         on
             latest.school_code = categories.school_code
             and latest.to_code = categories.absence_code
+
+    union all
+
+    -- days only an event knows yet (today, before tonight's sync)
+    select
+        latest.student_id,
+        latest.school_code,
+        latest.calendar_date,
+        true as is_provisional,
+        null as api_all_day_code,
+        latest.event_id as provisional_event_id,
+        latest.changed_at as provisional_changed_at,
+        null as source_loaded_at,
+        latest.to_code as all_day_code,
+        case when latest.to_code = '' then 'present' else coalesce(categories.attendance_category, 'unexcused') end
+            as attendance_category,
+        case when latest.to_code = '' then false else coalesce(categories.is_absence, true) end
+            as is_full_day_absent
+    from latest
+    left join categories
+        on
+            latest.school_code = categories.school_code
+            and latest.to_code = categories.absence_code
+    where not exists (
+        select 1
+        from {{ ref('fct_attendance_daily') }} as known
+        where
+            known.student_id = latest.student_id
+            and known.school_code = latest.school_code
+            and known.calendar_date = latest.calendar_date
+    )
 )
 
 select

@@ -1,28 +1,73 @@
-{#- docs block fct_attendance_student_year_rules -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_school_years',
+        on_schema_change='fail',
+        post_hook='analyze {{ this }}',
+        indexes=[
+            {'columns': ['student_id', 'school_code', 'school_year'], 'unique': true},
+            {'columns': ['school_code', 'school_year']},
+            {'columns': ['source_built_at']},
+            {'columns': ['last_enrolled_date']},
+        ],
+    )
+}}
+{#- docs block fct_attendance_student_year_rules. Adds up int_attendance__student_months. A night
+    recomputes only the students touched (a month of theirs rebuilt since this table's newest
+    build, or enrolled on or after the first rebuilt month: their rows may have vanished), and
+    re-ranks the school-years they belong to, keeping every other student's row as it is. -#}
 {%- set threshold = var('chronic_absence_threshold', 0.10) -%}
 {%- set min_days = var('chronic_min_days_enrolled', 31) | int -%}
 {%- set recent_days = var('recent_window_instructional_days', 30) | int -%}
 {%- set trend_band = var('attendance_trend_band_pct_points', 2) -%}
+{%- set months_model = ref('int_attendance__student_months') -%}
+{%- set since, first_month = none, none -%}
+{%- if is_incremental() and execute -%}
+    {%- set since = run_query(
+        "select coalesce(max(source_built_at), '-infinity')::text from " ~ this
+    ).rows[0][0] -%}
+    {%- set first_month = run_query(
+        "select coalesce(min(month_start), 'infinity')::text from " ~ months_model
+        ~ " where built_at > '" ~ since ~ "'::timestamptz"
+    ).rows[0][0] -%}
+{%- endif %}
 
 with
 
-daily as (
-    select * from {{ ref('fct_attendance_daily') }}
-    where is_enrolled_day
-),
+{% if since is not none %}
+    touched as (
+        select
+            student_id,
+            school_code,
+            school_year
+        from {{ months_model }}
+        where built_at > '{{ since }}'::timestamptz
+        union
+        select
+            student_id,
+            school_code,
+            school_year
+        from {{ this }}
+        where last_enrolled_date >= '{{ first_month }}'::date
+    ),
+
+    months as (
+        select student_months.*
+        from {{ months_model }} as student_months
+        inner join touched
+            on
+                student_months.student_id = touched.student_id
+                and student_months.school_code = touched.school_code
+                and student_months.school_year = touched.school_year
+    ),
+{% else %}
+    months as (
+        select * from {{ months_model }}
+    ),
+{% endif %}
 
 tiers as (
     select * from {{ ref('attendance_tiers') }}
-),
-
-ordered as (
-    select
-        daily.*,
-        row_number() over (
-            partition by daily.student_id, daily.school_code, daily.school_year
-            order by daily.calendar_date desc
-        ) as days_from_latest
-    from daily
 ),
 
 totals as (
@@ -30,35 +75,35 @@ totals as (
         student_id,
         school_code,
         school_year,
-        (array_agg(grade_level order by calendar_date desc))[1] as grade_level,
-        min(calendar_date) as first_enrolled_date,
-        max(calendar_date) as last_enrolled_date,
-        count(*) as days_enrolled,
-        count(*) filter (where is_present) as days_present,
-        count(*) filter (where is_full_day_absent) as days_absent,
-        count(*) filter (where is_excused) as days_absent_excused,
-        count(*) filter (where is_unexcused) as days_absent_unexcused,
-        count(*) filter (where is_suspended_out_of_school) as days_suspended_out_of_school,
-        count(*) filter (where is_suspended_in_school) as days_suspended_in_school,
-        count(*) filter (where is_independent_study) as days_independent_study,
-        count(*) filter (where is_full_day_absent and attendance_category = 'independent_study_incomplete')
-            as days_independent_study_incomplete,
-        count(*) filter (where is_tardy) as days_tardy,
-        count(*) filter (where is_absent and not is_full_day_absent) as days_partially_absent,
+        (array_agg(grade_level order by month_start desc))[1] as grade_level,
+        min(first_enrolled_date) as first_enrolled_date,
+        max(last_enrolled_date) as last_enrolled_date,
+        sum(days_enrolled) as days_enrolled,
+        sum(days_present) as days_present,
+        sum(days_absent) as days_absent,
+        sum(days_absent_excused) as days_absent_excused,
+        sum(days_absent_unexcused) as days_absent_unexcused,
+        sum(days_suspended_out_of_school) as days_suspended_out_of_school,
+        sum(days_suspended_in_school) as days_suspended_in_school,
+        sum(days_independent_study) as days_independent_study,
+        sum(days_independent_study_incomplete) as days_independent_study_incomplete,
+        sum(days_tardy) as days_tardy,
+        sum(days_partially_absent) as days_partially_absent,
         sum(periods_absent) as periods_absent,
-        count(*) filter (where days_from_latest <= {{ recent_days }}) as recent_days_enrolled,
-        count(*) filter (where days_from_latest <= {{ recent_days }} and is_present) as recent_days_present
-    from ordered
+        -- the last N enrolled days of the year, 1 = present
+        right(string_agg(presence_pattern, '' order by month_start), {{ recent_days }}) as recent_pattern,
+        max(built_at) as source_built_at
+    from months
     group by student_id, school_code, school_year
 ),
 
 rates as (
     select
         totals.*,
+        length(totals.recent_pattern) as recent_days_enrolled,
+        length(replace(totals.recent_pattern, '0', '')) as recent_days_present,
         round(100.0 * totals.days_present / totals.days_enrolled, 2) as attendance_rate,
         round(100.0 * totals.days_absent / totals.days_enrolled, 2) as absence_rate,
-        round(100.0 * totals.recent_days_present / nullif(totals.recent_days_enrolled, 0), 2)
-            as recent_attendance_rate,
         totals.days_enrolled >= {{ min_days }} as is_chronic_absence_eligible,
         -- exact comparison in numeric: absent / enrolled >= threshold  <=>  absent >= threshold * enrolled
         (
@@ -73,7 +118,8 @@ tiered as (
         rates.*,
         tiers.tier_rank as attendance_tier_rank,
         tiers.tier_name as attendance_tier,
-        rates.recent_attendance_rate - rates.attendance_rate as recent_rate_change_pct_points
+        round(100.0 * rates.recent_days_present / nullif(rates.recent_days_enrolled, 0), 2)
+            as recent_attendance_rate
     from rates
     left join tiers
         on
@@ -81,7 +127,7 @@ tiered as (
             and 100.0 * rates.days_absent / rates.days_enrolled < tiers.max_absence_pct
 ),
 
-final as (
+recomputed as (
     select
         student_id::bigint as student_id,
         school_code::bigint as school_code,
@@ -107,13 +153,98 @@ final as (
         is_chronically_absent::boolean as is_chronically_absent,
         attendance_tier_rank::integer as attendance_tier_rank,
         attendance_tier::text as attendance_tier,
+        recent_days_enrolled::integer as recent_days_enrolled,
+        recent_attendance_rate::numeric(5, 2) as recent_attendance_rate,
+        (recent_attendance_rate - attendance_rate)::numeric(6, 2) as recent_rate_change_pct_points,
+        source_built_at::timestamptz as source_built_at
+    from tiered
+),
+
+{% if since is not none %}
+    combined as (
+        select * from recomputed
+        union all
+        -- the untouched students of the touched school-years, as they are, to be re-ranked
+        select
+            kept.student_id,
+            kept.school_code,
+            kept.school_year,
+            kept.grade_level,
+            kept.first_enrolled_date,
+            kept.last_enrolled_date,
+            kept.days_enrolled,
+            kept.days_present,
+            kept.days_absent,
+            kept.days_absent_excused,
+            kept.days_absent_unexcused,
+            kept.days_suspended_out_of_school,
+            kept.days_suspended_in_school,
+            kept.days_independent_study,
+            kept.days_independent_study_incomplete,
+            kept.days_tardy,
+            kept.days_partially_absent,
+            kept.periods_absent,
+            kept.attendance_rate,
+            kept.absence_rate,
+            kept.is_chronic_absence_eligible,
+            kept.is_chronically_absent,
+            kept.attendance_tier_rank,
+            kept.attendance_tier,
+            kept.recent_days_enrolled,
+            kept.recent_attendance_rate,
+            kept.recent_rate_change_pct_points,
+            kept.source_built_at
+        from {{ this }} as kept
+        where
+            (kept.school_code, kept.school_year) in (select school_code, school_year from touched)
+            and not exists (
+                select 1
+                from touched
+                where
+                    touched.student_id = kept.student_id
+                    and touched.school_code = kept.school_code
+                    and touched.school_year = kept.school_year
+            )
+    ),
+{% else %}
+    combined as (
+        select * from recomputed
+    ),
+{% endif %}
+
+final as (
+    select
+        student_id,
+        school_code,
+        school_year,
+        grade_level,
+        first_enrolled_date,
+        last_enrolled_date,
+        days_enrolled,
+        days_present,
+        days_absent,
+        days_absent_excused,
+        days_absent_unexcused,
+        days_suspended_out_of_school,
+        days_suspended_in_school,
+        days_independent_study,
+        days_independent_study_incomplete,
+        days_tardy,
+        days_partially_absent,
+        periods_absent,
+        attendance_rate,
+        absence_rate,
+        is_chronic_absence_eligible,
+        is_chronically_absent,
+        attendance_tier_rank,
+        attendance_tier,
         rank() over (
             partition by school_code, school_year, grade_level
             order by attendance_rate desc
         )::integer as attendance_rank_in_school_grade,
-        recent_days_enrolled::integer as recent_days_enrolled,
-        recent_attendance_rate::numeric(5, 2) as recent_attendance_rate,
-        recent_rate_change_pct_points::numeric(6, 2) as recent_rate_change_pct_points,
+        recent_days_enrolled,
+        recent_attendance_rate,
+        recent_rate_change_pct_points,
         (
             case
                 when recent_rate_change_pct_points is null then null
@@ -121,8 +252,9 @@ final as (
                 when recent_rate_change_pct_points < -{{ trend_band }} then 'declining'
                 else 'stable'
             end
-        )::text as attendance_trend
-    from tiered
+        )::text as attendance_trend,
+        source_built_at
+    from combined
 )
 
 select * from final

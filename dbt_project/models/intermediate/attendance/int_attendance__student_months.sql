@@ -1,0 +1,57 @@
+{#- Attendance totals per student, school, school year and month, from fct_attendance_daily's
+    enrolled days: what fct_attendance_student_year adds up, so a night re-aggregates the
+    reprocessed month(s), not the whole year. Incremental on top of the daily fact's own rebuilds
+    (macro attendance_months_reprocess_filter). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_student_months',
+        on_schema_change='fail',
+        post_hook='analyze {{ this }}',
+        indexes=[
+            {'columns': ['student_id', 'school_code', 'school_year', 'month_start'], 'unique': true},
+            {'columns': ['month_start']},
+            {'columns': ['built_at']},
+        ],
+    )
+}}
+
+with
+
+daily as (
+    select
+        daily.*,
+        date_trunc('month', daily.calendar_date)::date as month_start
+    from {{ ref('fct_attendance_daily') }} as daily
+    where
+        daily.is_enrolled_day
+        and {{ attendance_months_reprocess_filter('daily.calendar_date', 'daily') }}
+)
+
+select
+    student_id::bigint as student_id,
+    school_code::bigint as school_code,
+    school_year::text as school_year,
+    month_start::date as month_start,
+    (array_agg(grade_level order by calendar_date desc))[1]::integer as grade_level,
+    min(calendar_date)::date as first_enrolled_date,
+    max(calendar_date)::date as last_enrolled_date,
+    count(*)::integer as days_enrolled,
+    count(*) filter (where is_present)::integer as days_present,
+    count(*) filter (where is_full_day_absent)::integer as days_absent,
+    count(*) filter (where is_excused)::integer as days_absent_excused,
+    count(*) filter (where is_unexcused)::integer as days_absent_unexcused,
+    count(*) filter (where is_suspended_out_of_school)::integer as days_suspended_out_of_school,
+    count(*) filter (where is_suspended_in_school)::integer as days_suspended_in_school,
+    count(*) filter (where is_independent_study)::integer as days_independent_study,
+    count(*) filter (
+        where is_full_day_absent and attendance_category = 'independent_study_incomplete'
+    )::integer as days_independent_study_incomplete,
+    count(*) filter (where is_tardy)::integer as days_tardy,
+    count(*) filter (where is_absent and not is_full_day_absent)::integer as days_partially_absent,
+    sum(periods_absent)::bigint as periods_absent,
+    -- enrolled days in date order, 1 = present: the recent-window rate takes the last N of the year
+    string_agg(case when is_present then '1' else '0' end, '' order by calendar_date)::text as presence_pattern,
+    now()::timestamptz as built_at
+from daily
+group by student_id, school_code, school_year, month_start
