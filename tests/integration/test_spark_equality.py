@@ -1,5 +1,5 @@
 """Spark equals Postgres: one small simulated district, landed twice by the project's pipelines
-(Postgres by ``aeries``, the Parquet lake by ``lake aeries``), built by dbt on both engines; the
+(Postgres by ``aeries`` and ``iready``, the Parquet lake by ``lake aeries`` and ``lake iready``), built by dbt on both engines; the
 models ported to Spark (selector ``spark``, docs/scale.md) must hold the same rows, value by
 value. A second night with corrections in between exercises the lake's append-only window
 replacement against Postgres' delete-and-insert.
@@ -11,6 +11,7 @@ Needs the ``spark`` extra (pyspark, dbt-spark) and Java 17: marker ``spark``, ex
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -24,8 +25,10 @@ from dlt_pipelines.aeries.pipeline import RunOptions  # noqa: E402
 from dlt_pipelines.aeries.pipeline import run as run_aeries  # noqa: E402
 from dlt_pipelines.common import warehouse  # noqa: E402
 from dlt_pipelines.dbt_runner import run_dbt  # noqa: E402
+from dlt_pipelines.iready.pipeline import run_iready  # noqa: E402
 from dlt_pipelines.simulators.aeries_api import AeriesSimulator  # noqa: E402
 from dlt_pipelines.simulators.district import District, DistrictConfig  # noqa: E402
+from dlt_pipelines.simulators.iready_exports import write_district_exports  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -34,7 +37,7 @@ FIRST_NIGHT = date(2024, 10, 4)
 SECOND_NIGHT = FIRST_NIGHT + timedelta(days=7)
 MODELS = ["stg_aeries__schools", "stg_aeries__students", "stg_aeries__enrollment", "stg_aeries__calendar",
           "stg_aeries__absence_codes", "stg_aeries__attendance_days", "stg_aeries__attendance_periods",
-          "stg_aeries__attendance_history_summary"]
+          "stg_aeries__attendance_history_summary", "stg_iready__diagnostic_results"]
 # when a row was landed differs between the two loads by construction
 LOAD_COLUMNS = {"loaded_at"}
 
@@ -120,6 +123,15 @@ def built(new_database, tmp_path_factory):
             # dates the Postgres run fetches again: fetched less than 7 days after them)
             lake.run_aeries(START if night == FIRST_NIGHT else FIRST_NIGHT - timedelta(days=6), night,
                             rate_limit=0)
+        # i-Ready: two header vintages side by side (the model coalesces their aliases)
+        exports = root / "iready"
+        for layout, year in (("legacy", "2023-2024"), ("inform", "2024-2025")):
+            for path in write_district_exports(district, root / layout, seed=20240815, layout=layout):
+                if path.parent.name == year:
+                    (exports / year).mkdir(parents=True, exist_ok=True)
+                    shutil.copy(path, exports / year / path.name)
+        run_iready(str(exports))
+        lake.run_iready(str(exports))
         _dbt(["run", "--selector", "spark"], SECOND_NIGHT)
         postgres = {m: _postgres(m) for m in MODELS}
         for key, value in _spark_env(root).items():

@@ -54,3 +54,70 @@
 {% macro default__iso_day_of_week(expr) -%}extract(isodow from {{ expr }}){%- endmacro %}
 
 {% macro spark__iso_day_of_week(expr) -%}extract(dayofweek_iso from {{ expr }}){%- endmacro %}
+
+
+{#- exact decimals: Postgres numeric (unbounded); Spark's numeric is decimal(10, 0), so wider -#}
+{% macro type_exact_numeric() -%}
+    {{ return(adapter.dispatch('type_exact_numeric', 'school_data')()) }}
+{%- endmacro %}
+
+{% macro default__type_exact_numeric() -%}numeric{%- endmacro %}
+
+{% macro spark__type_exact_numeric() -%}decimal(38, 10){%- endmacro %}
+
+
+{#- an instant: Postgres timestamptz; Spark's timestamp is one (session time zone UTC) -#}
+{% macro type_instant() -%}
+    {{ return(adapter.dispatch('type_instant', 'school_data')()) }}
+{%- endmacro %}
+
+{% macro default__type_instant() -%}timestamptz{%- endmacro %}
+
+{% macro spark__type_instant() -%}timestamp{%- endmacro %}
+
+
+{#-
+    Regular expressions (POSIX-compatible subset: classes, anchors, {m,n}, (?:...)).
+    `pattern` is the pattern itself, written once; each engine quotes it its own way (Spark
+    string literals treat a backslash as an escape, so it is doubled there).
+-#}
+{% macro regex_matches(expr, pattern, case_insensitive=false) -%}
+    {{ return(adapter.dispatch('regex_matches', 'school_data')(expr, pattern, case_insensitive)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(expr, pattern, case_insensitive=false) -%}
+    {{ expr }} {{ '~*' if case_insensitive else '~' }} '{{ pattern }}'
+{%- endmacro %}
+
+{% macro spark__regex_matches(expr, pattern, case_insensitive=false) -%}
+    {{ expr }} rlike '{{ '(?i)' if case_insensitive }}{{ pattern | replace('\\', '\\\\') }}'
+{%- endmacro %}
+
+
+{#- the first match of `pattern` in `expr` (the whole match), null when none -#}
+{% macro regex_substr(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_substr', 'school_data')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_substr(expr, pattern) -%}
+    substring({{ expr }} from '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__regex_substr(expr, pattern) -%}
+    nullif(regexp_extract({{ expr }}, '{{ pattern | replace('\\', '\\\\') }}', 0), '')
+{%- endmacro %}
+
+
+{#- a date from text in a Postgres to_date format: YYYY-MM-DD, MM/DD/YYYY, MM-DD-YYYY -#}
+{% macro parse_date(expr, pg_format) -%}
+    {{ return(adapter.dispatch('parse_date', 'school_data')(expr, pg_format)) }}
+{%- endmacro %}
+
+{% macro default__parse_date(expr, pg_format) -%}
+    to_date({{ expr }}, '{{ pg_format }}')
+{%- endmacro %}
+
+{% macro spark__parse_date(expr, pg_format) -%}
+    {%- set spark_format = pg_format | replace('YYYY', 'yyyy') | replace('MM', 'M') | replace('DD', 'd') -%}
+    to_date({{ expr }}, '{{ spark_format }}')
+{%- endmacro %}

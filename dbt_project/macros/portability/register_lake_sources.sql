@@ -6,7 +6,9 @@
     * raw_aeries.attendance_days / attendance_periods: for every school and date, only the rows
       of the newest complete window that covers it (a window is complete when as many rows
       landed as were fetched), i.e. window_store.apply_pending's replacement, append-only;
-    * ops.aeries_attendance_windows: the applied windows (applied_at = when they landed).
+    * ops.aeries_attendance_windows: the applied windows (applied_at = when they landed);
+    * raw_iready.diagnostic_results: of each export file, the rows of its newest load (a
+      changed file replaces its earlier rows, as the Postgres pipeline does on load).
 
     The tables are dropped and created again on every run (metadata only: an external table's
     files are never deleted), so new files and new columns are seen. Only plain Parquet: never
@@ -50,7 +52,14 @@
     {%- endif -%}
     {%- if 'iready' in sources -%}
         {%- do statements.append('create schema if not exists raw_iready') -%}
-        {%- do statements.append(lake_parquet_table('raw_iready', 'diagnostic_results', lake)) -%}
+        {#- every load of a file appends its rows: its newest load replaces the earlier ones -#}
+        {%- do statements.append(lake_parquet_table('raw_iready', 'diagnostic_results_landed', lake,
+            folder='diagnostic_results')) -%}
+        {%- do statements.append('create or replace view raw_iready.diagnostic_results as'
+            ~ ' select landed.* from raw_iready.diagnostic_results_landed as landed'
+            ~ ' join (select source_file, max(_dlt_load_id) as _dlt_load_id'
+            ~ ' from raw_iready.diagnostic_results_landed group by source_file) as newest'
+            ~ ' on landed.source_file = newest.source_file and landed._dlt_load_id = newest._dlt_load_id') -%}
     {%- endif -%}
     {%- for sql in statements -%}
         {%- for statement in (sql if sql is not string else [sql]) -%}
@@ -60,8 +69,8 @@
     {{ return('') }}
 {%- endmacro %}
 
-{% macro lake_parquet_table(schema, table, lake, columns=none) -%}
-    {%- set location = lake.rstrip('/') ~ '/' ~ schema ~ '/' ~ table -%}
+{% macro lake_parquet_table(schema, table, lake, columns=none, folder=none) -%}
+    {%- set location = lake.rstrip('/') ~ '/' ~ schema ~ '/' ~ (folder or table) -%}
     {{ return([
         'drop table if exists ' ~ schema ~ '.' ~ table,
         'create table ' ~ schema ~ '.' ~ table
