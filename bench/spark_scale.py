@@ -54,7 +54,8 @@ def _pg_aggregate() -> tuple[float, int]:
             cur.execute("select count(*) from staging.stg_aeries__attendance_days")
             rows = cur.fetchone()[0]
             t0 = time.monotonic()
-            cur.execute(f"drop table if exists public.bench_year; create table public.bench_year as {AGGREGATE}")
+            cur.execute("drop table if exists public.bench_year")
+            cur.execute(f"create table public.bench_year as {AGGREGATE}")
             return round(time.monotonic() - t0, 2), rows
     finally:
         conn.close()
@@ -99,15 +100,16 @@ def one_size(n_schools: int, per_school: int, root: Path) -> dict:
 
     pg_env = {**dbt_env(), "DBT_TARGET": "local", "DBT_TARGET_PATH": str(root / "target_pg")}
     spark_env = {**pg_env, "DBT_TARGET": "spark", "DBT_TARGET_PATH": str(root / "target_spark"),
-                 "SPARK_WAREHOUSE_DIR": str(root / "spark" / "wh"), "SPARK_METASTORE_DIR": str(root / "spark" / "ms")}
+                 "SPARK_WAREHOUSE_DIR": str(root / "spark" / "wh"),
+                 "SPARK_METASTORE_DIR": str(root / "spark" / "ms")}
     pg_dbt = _dbt(pg_env)
     pg_agg, rows = _pg_aggregate()
     spark_dbt = _dbt(spark_env)
     spark_startup, spark_agg = _spark_aggregate(spark_env)
     return {"schools": n_schools, "students": n_schools * per_school, "student_day_rows": rows,
             "load_postgres_s": pg_load, "load_lake_s": lake_load, "dbt_run_postgres_s": pg_dbt,
-            "dbt_run_spark_s": spark_dbt, "aggregate_postgres_s": pg_agg, "spark_session_start_s": spark_startup,
-            "aggregate_spark_s": spark_agg}
+            "dbt_run_spark_s": spark_dbt, "aggregate_postgres_s": pg_agg,
+            "spark_session_start_s": spark_startup, "aggregate_spark_s": spark_agg}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,10 @@
 
 ``SCHOOLDATA_DESTINATION=lake`` with ``LAKE_URL`` (a local folder, or any fsspec URL dlt's
 ``filesystem`` destination takes: ``s3://``, ``gs://``, ``abfss://``) and
-``python -m dlt_pipelines lake aeries|iready``. Layout: ``<LAKE_URL>/<dataset>/<table>/<load_id>.<file_id>.parquet``
-(``raw_aeries/students/...``); dbt's ``register_lake_sources`` (on-run-start on Spark) points one
-Spark table at each folder. See docs/scale.md.
+``python -m dlt_pipelines lake aeries|iready``. Layout:
+``<LAKE_URL>/<dataset>/<table>/<load_id>.<file_id>.parquet`` (``raw_aeries/students/...``);
+dbt's ``register_lake_sources`` (on-run-start on Spark) points one Spark table at each folder.
+See docs/scale.md.
 
 Plain Parquet has no update, delete or merge, so everything is **append-only** and the rules
 that Postgres applies on load are applied when the data is read:

@@ -1,8 +1,8 @@
 """Spark equals Postgres: one small simulated district, landed twice by the project's pipelines
-(Postgres by ``aeries`` and ``iready``, the Parquet lake by ``lake aeries`` and ``lake iready``), built by dbt on both engines; the
-models ported to Spark (selector ``spark``, docs/scale.md) must hold the same rows, value by
-value. A second night with corrections in between exercises the lake's append-only window
-replacement against Postgres' delete-and-insert.
+(Postgres by ``aeries`` and ``iready``, the Parquet lake by ``lake aeries`` and ``lake iready``),
+built by dbt on both engines; the models ported to Spark (selector ``spark``, docs/scale.md) must
+hold the same rows, value by value. A second night with corrections in between exercises the
+lake's append-only window replacement against Postgres' delete-and-insert.
 
 Needs the ``spark`` extra (pyspark, dbt-spark) and Java 17: marker ``spark``, excluded from
 ``make test``; run it with ``make test-spark``.
