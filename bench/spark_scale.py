@@ -47,16 +47,17 @@ def _dbt(env: dict[str, str]) -> float:
     return round(time.monotonic() - t0, 2)
 
 
-def _pg_aggregate() -> tuple[float, int]:
+def _pg_aggregate() -> tuple[float, tuple[int, int]]:
     conn = warehouse.connect(warehouse.resolve())
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("select count(*) from staging.stg_aeries__attendance_days")
-            rows = cur.fetchone()[0]
+            cur.execute("select count(*), pg_total_relation_size('raw_aeries.attendance_days')"
+                        " from staging.stg_aeries__attendance_days")
+            rows, pg_bytes = cur.fetchone()
             t0 = time.monotonic()
             cur.execute("drop table if exists public.bench_year")
             cur.execute(f"create table public.bench_year as {AGGREGATE}")
-            return round(time.monotonic() - t0, 2), rows
+            return round(time.monotonic() - t0, 2), (rows, pg_bytes)
     finally:
         conn.close()
 
@@ -103,10 +104,13 @@ def one_size(n_schools: int, per_school: int, root: Path) -> dict:
                  "SPARK_WAREHOUSE_DIR": str(root / "spark" / "wh"),
                  "SPARK_METASTORE_DIR": str(root / "spark" / "ms")}
     pg_dbt = _dbt(pg_env)
-    pg_agg, rows = _pg_aggregate()
+    pg_agg, (rows, pg_bytes) = _pg_aggregate()
+    days = root / "lake" / "raw_aeries" / "attendance_days_incoming"
+    lake_bytes = sum(f.stat().st_size for f in days.glob("*.parquet"))
     spark_dbt = _dbt(spark_env)
     spark_startup, spark_agg = _spark_aggregate(spark_env)
     return {"schools": n_schools, "students": n_schools * per_school, "student_day_rows": rows,
+            "attendance_days_bytes_postgres": pg_bytes, "attendance_days_bytes_lake": lake_bytes,
             "load_postgres_s": pg_load, "load_lake_s": lake_load, "dbt_run_postgres_s": pg_dbt,
             "dbt_run_spark_s": spark_dbt, "aggregate_postgres_s": pg_agg,
             "spark_session_start_s": spark_startup, "aggregate_spark_s": spark_agg}
