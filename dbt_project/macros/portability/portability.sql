@@ -121,3 +121,13 @@
     {%- set spark_format = pg_format | replace('YYYY', 'yyyy') | replace('MM', 'M') | replace('DD', 'd') -%}
     to_date({{ expr }}, '{{ spark_format }}')
 {%- endmacro %}
+
+
+{#- a date after every real one (open-ended spans): Postgres 'infinity', Spark's last date -#}
+{% macro date_infinity() -%}
+    {{ return(adapter.dispatch('date_infinity', 'school_data')()) }}
+{%- endmacro %}
+
+{% macro default__date_infinity() -%}'infinity'::date{%- endmacro %}
+
+{% macro spark__date_infinity() -%}date '9999-12-31'{%- endmacro %}
