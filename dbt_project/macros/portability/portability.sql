@@ -131,3 +131,34 @@
 {% macro default__date_infinity() -%}'infinity'::date{%- endmacro %}
 
 {% macro spark__date_infinity() -%}date '9999-12-31'{%- endmacro %}
+
+
+{#- the n-th weekday (Monday to Friday) after a date -#}
+{% macro nth_weekday_after(date_expr, n) -%}
+    {{ return(adapter.dispatch('nth_weekday_after', 'school_data')(date_expr, n)) }}
+{%- endmacro %}
+
+{% macro default__nth_weekday_after(date_expr, n) -%}
+    (
+        select max(weekday.day_date)::date
+        from (
+            select generated.day_date
+            from generate_series(
+                {{ date_expr }} + 1, {{ date_expr }} + {{ n * 2 + 7 }}, interval '1 day'
+            ) as generated (day_date)
+            where extract(isodow from generated.day_date) < 6
+            order by generated.day_date
+            limit {{ n }}
+        ) as weekday
+    )
+{%- endmacro %}
+
+{% macro spark__nth_weekday_after(date_expr, n) -%}
+    element_at(
+        filter(
+            sequence(date_add({{ date_expr }}, 1), date_add({{ date_expr }}, {{ n * 2 + 7 }})),
+            day_date -> extract(dayofweek_iso from day_date) < 6
+        ),
+        {{ n }}
+    )
+{%- endmacro %}
