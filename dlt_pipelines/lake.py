@@ -78,7 +78,7 @@ class _Counter:
         self.counts[name] = self.counts.get(name, 0) + value
 
     def reject(self, resource: str, reason: str, record: dict | None = None) -> None:
-        # the record never leaves this function: only the count and the reason's first word
+        # the record never leaves this function: only the count
         self.add(f"rejects_{resource}")
 
 

@@ -35,11 +35,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 START = date(2024, 8, 15)
 FIRST_NIGHT = date(2024, 10, 4)
 SECOND_NIGHT = FIRST_NIGHT + timedelta(days=7)
-MODELS = ["staging.stg_aeries__schools", "staging.stg_aeries__students", "staging.stg_aeries__enrollment",
-          "staging.stg_aeries__calendar", "staging.stg_aeries__absence_codes", "staging.stg_aeries__attendance_days",
-          "staging.stg_aeries__attendance_periods", "staging.stg_aeries__attendance_history_summary",
-          "staging.stg_iready__diagnostic_results", "intermediate.int_attendance__code_categories",
-          "intermediate.int_attendance__instructional_days", "intermediate.int_attendance__student_days"]
+MODELS = [
+    "staging.stg_aeries__schools",
+    "staging.stg_aeries__students",
+    "staging.stg_aeries__enrollment",
+    "staging.stg_aeries__calendar",
+    "staging.stg_aeries__absence_codes",
+    "staging.stg_aeries__attendance_days",
+    "staging.stg_aeries__attendance_periods",
+    "staging.stg_aeries__attendance_history_summary",
+    "staging.stg_iready__diagnostic_results",
+    "intermediate.int_attendance__code_categories",
+    "intermediate.int_attendance__instructional_days",
+    "intermediate.int_attendance__student_days",
+]
 # the ported models and the seeds they read; their tests run in `make transform-spark`
 BUILD = ["build", "--selector", "spark", "--resource-type", "seed", "--resource-type", "model"]
 # when a row was landed differs between the two loads by construction
