@@ -65,7 +65,11 @@ demo: $(STAMP) ## everything end to end: database, simulators, pipelines, dbt bu
 demo-csv: $(STAMP) ## the demo with Aeries loaded from its CSV exports instead of the API
 	@$(CLI) demo --aeries-via csv $(ARGS)
 
-extract: extract-aeries extract-iready extract-bakalari ## run every source
+ifeq ($(DESTINATION),lake)
+extract: extract-aeries extract-iready
+else
+extract: extract-aeries extract-iready extract-bakalari ## run every source (DESTINATION=lake: Aeries and i-Ready, the lake-able ones)
+endif
 
 extract-aeries: $(STAMP) ## load Aeries SIS (ARGS="--school-code 101 --dry-run")
 	@$(CLI) $(AERIES_CMD) $(ARGS)
