@@ -164,7 +164,7 @@ typed as (
             when {{ regex_matches('source_file_name', '_(ela|reading)', case_insensitive=true) }} then 'reading'
         end as subject,
         coalesce(
-            cast({{ regex_substr('academic_year_raw', '^\d{4}') }} as integer),
+            cast({{ regex_substr('academic_year_raw', '^[0-9]{4}') }} as integer),
             cast(
                 extract(year from completion_date)
                 - case when extract(month from completion_date) < 7 then 1 else 0 end
@@ -173,7 +173,7 @@ typed as (
         ) as school_year_start,
         case
             when student_grade in ('K', 'KG', 'KN') then 0
-            when {{ regex_matches('student_grade', '^\d{1,2}$') }} then cast(student_grade as integer)
+            when {{ regex_matches('student_grade', '^[0-9]{1,2}$') }} then cast(student_grade as integer)
         end as grade_level
     from renamed
 
