@@ -12,6 +12,17 @@ DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
 # test files run on this many workers (each with its own embedded Postgres); 0 runs in this process
 PYTEST_WORKERS ?= 2
+# SCHOOLDATA_DESTINATION=lake (or DESTINATION=lake): extract-aeries / extract-iready land Parquet
+# under LAKE_URL for the Spark engine instead of loading Postgres (docs/scale.md)
+DESTINATION ?= $(or $(SCHOOLDATA_DESTINATION),warehouse)
+ifeq ($(DESTINATION),lake)
+AERIES_CMD := lake aeries
+IREADY_CMD := lake iready
+else
+AERIES_CMD := aeries
+IREADY_CMD := iready
+endif
+SPARK_STAMP := $(VENV)/.spark-stamp
 # the CLI ends (and ends its dbt child) when make is killed: dlt_pipelines/common/processes.py
 export SCHOOLDATA_DIE_WITH_PARENT := 1
 
@@ -54,10 +65,14 @@ demo: $(STAMP) ## everything end to end: database, simulators, pipelines, dbt bu
 demo-csv: $(STAMP) ## the demo with Aeries loaded from its CSV exports instead of the API
 	@$(CLI) demo --aeries-via csv $(ARGS)
 
-extract: extract-aeries extract-iready extract-bakalari ## run every source
+ifeq ($(DESTINATION),lake)
+extract: extract-aeries extract-iready
+else
+extract: extract-aeries extract-iready extract-bakalari ## run every source (DESTINATION=lake: Aeries and i-Ready, the lake-able ones)
+endif
 
 extract-aeries: $(STAMP) ## load Aeries SIS (ARGS="--school-code 101 --dry-run")
-	@$(CLI) aeries $(ARGS)
+	@$(CLI) $(AERIES_CMD) $(ARGS)
 
 extract-aeries-files: $(STAMP) ## load Aeries CSV exports instead of the API (ARGS="--source-url /data/aeries")
 	@$(CLI) aeries-files $(ARGS)
@@ -66,7 +81,7 @@ sweep-aeries: $(STAMP) ## weekly: refetch the year's attendance for late correct
 	@$(CLI) aeries --refetch $(ARGS)
 
 extract-iready: $(STAMP) ## load i-Ready diagnostic exports (ARGS="--source-url ...")
-	@$(CLI) iready $(ARGS)
+	@$(CLI) $(IREADY_CMD) $(ARGS)
 
 extract-bakalari: $(STAMP) ## sync the Bakalari roster
 	@$(CLI) bakalari $(ARGS)
@@ -116,6 +131,19 @@ unit-test: $(STAMP) ## fast tests only
 
 test: $(STAMP) lint ## lint, then the whole suite (starts its own database and simulators)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+.PHONY: setup-spark transform-spark test-spark
+$(SPARK_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	@touch $(SPARK_STAMP)
+
+setup-spark: $(SPARK_STAMP) ## the Spark engine's extra (pyspark, dbt-spark; needs Java 17)
+
+transform-spark: $(SPARK_STAMP) ## dbt build on Spark (local[2]) of the ported models, raw tables from LAKE_URL
+	@DBT_TARGET=spark $(CLI) dbt build --selector spark $(ARGS)
+
+test-spark: $(SPARK_STAMP) ## the Spark-equals-Postgres test (about 1.5 minutes on 2 cores)
+	$(PY) -m pytest -q -m spark tests/integration/test_spark_equality.py $(PYTEST_ARGS)
 
 bench: $(STAMP) ## benchmarks; prints a table and writes $(BENCH_JSON)
 	$(PY) -m bench --output $(BENCH_JSON)

@@ -20,6 +20,7 @@ COMMANDS = {
     "aeries-files": ("dlt_pipelines.aeries_files.cli", "load Aeries CSV exports (instead of the API)"),
     "iready": ("dlt_pipelines.iready.cli", "load i-Ready diagnostic exports"),
     "bakalari": ("dlt_pipelines.bakalari.cli", "sync the Bakalari roster"),
+    "lake": ("dlt_pipelines.lake", "land Aeries or i-Ready as Parquet under LAKE_URL (the Spark engine)"),
     "db": ("dlt_pipelines.db_cli", "embedded Postgres: up, down, status, env; roles and grants"),
     "dbt": ("dlt_pipelines.dbt_runner", "run dbt against the resolved warehouse"),
     "nightly": ("dlt_pipelines.nightly", "cron each night: the configured sources, then dbt on what changed"),

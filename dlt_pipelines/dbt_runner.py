@@ -59,7 +59,17 @@ def _sources_env(wh: warehouse.Warehouse) -> dict[str, str]:
     return {deployment.DBT_ENV: ",".join(sources)}
 
 
+SPARK_SOURCES = "aeries,iready"  # the sources the lake holds (docs/scale.md)
+
+
 def dbt_env(wh: warehouse.Warehouse | None = None) -> dict[str, str]:
+    if wh is None and os.environ.get("DBT_TARGET") == "spark":
+        # the Spark target reads the lake (LAKE_URL), not the warehouse: no Postgres is resolved
+        env = dict(os.environ)
+        env.setdefault(deployment.DBT_ENV, SPARK_SOURCES)
+        env.setdefault("DBT_PROFILES_DIR", str(settings.profiles_dir()))
+        env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        return env
     wh = wh or warehouse.resolve()
     env = dict(os.environ)
     env.update(wh.libpq_env())

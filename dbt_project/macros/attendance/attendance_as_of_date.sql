@@ -26,9 +26,9 @@
 {#- School year label ('2024-2025') of a date: years turn on July 1st. -#}
 {% macro attendance_school_year(date_expr) -%}
     (
-        (extract(year from {{ date_expr }})::integer - case when extract(month from {{ date_expr }}) < 7 then 1 else 0 end)::text
+        (extract(year from {{ date_expr }})::integer - case when extract(month from {{ date_expr }}) < 7 then 1 else 0 end)::{{ type_text() }}
         || '-'
-        || (extract(year from {{ date_expr }})::integer + case when extract(month from {{ date_expr }}) < 7 then 0 else 1 end)::text
+        || (extract(year from {{ date_expr }})::integer + case when extract(month from {{ date_expr }}) < 7 then 0 else 1 end)::{{ type_text() }}
     )
 {%- endmacro %}
 

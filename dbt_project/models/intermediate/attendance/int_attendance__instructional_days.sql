@@ -43,18 +43,7 @@ deadlines as (
             coalesce(
                 nth_next_instructional_date,
                 -- past the end of the loaded calendar: count the remaining school days as weekdays
-                (
-                    select max(weekday.day_date)::date
-                    from (
-                        select generated.day_date
-                        from generate_series(
-                            calendar_date + 1, calendar_date + {{ window_days * 2 + 7 }}, interval '1 day'
-                        ) as generated (day_date)
-                        where extract(isodow from generated.day_date) < 6
-                        order by generated.day_date
-                        limit {{ window_days }}
-                    ) as weekday
-                )
+                {{ nth_weekday_after('calendar_date', window_days) }}
             )
         {%- else %}
             calendar_date + {{ window_days }}

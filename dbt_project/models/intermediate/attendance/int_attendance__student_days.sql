@@ -30,13 +30,12 @@ spans as (
         enrollment.grade_level,
         enrollment.enter_date,
         -- leave_date is the last enrolled day (inclusive)
-        coalesce(enrollment.leave_date, 'infinity'::date) as last_enrolled_date
+        coalesce(enrollment.leave_date, {{ date_infinity() }}) as last_enrolled_date
     from enrollment
 ),
 
-spine as (
-    -- overlapping spans at one school yield one row per day: the latest span wins
-    select distinct on (spans.student_id, spans.school_code, instructional_days.calendar_date)
+span_days as (
+    select
         spans.student_id,
         spans.school_code,
         instructional_days.calendar_date,
@@ -52,11 +51,11 @@ spine as (
             spans.school_code = instructional_days.school_code
             and instructional_days.calendar_date between spans.enter_date and spans.last_enrolled_date
     where instructional_days.calendar_date <= {{ attendance_as_of_date() }}
-    order by
-        spans.student_id asc,
-        spans.school_code asc,
-        instructional_days.calendar_date asc,
-        spans.enter_date desc
+),
+
+spine as (
+    -- overlapping spans at one school yield one row per day: the latest span wins
+    {{ latest_by_key('span_days', ['student_id', 'school_code', 'calendar_date'], ['enter_date desc']) }}
 )
 
 select

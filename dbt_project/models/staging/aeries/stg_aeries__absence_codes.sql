@@ -5,9 +5,7 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (school_code, trim(absence_code)) *
-    from source
-    order by school_code asc, trim(absence_code) asc, _loaded_at desc
+    {{ latest_by_key('source', ['school_code', 'trim(absence_code)'], ['_loaded_at desc']) }}
 ),
 
 renamed as (

@@ -5,9 +5,7 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (school_code, student_id, calendar_date) *
-    from source
-    order by school_code asc, student_id asc, calendar_date asc, _loaded_at desc
+    {{ latest_by_key('source', ['school_code', 'student_id', 'calendar_date'], ['_loaded_at desc']) }}
 ),
 
 renamed as (

@@ -5,9 +5,7 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (student_id, school_code, school_year) *
-    from source
-    order by student_id asc, school_code asc, school_year asc, _loaded_at desc
+    {{ latest_by_key('source', ['student_id', 'school_code', 'school_year'], ['_loaded_at desc']) }}
 ),
 
 renamed as (

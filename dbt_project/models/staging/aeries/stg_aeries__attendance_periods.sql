@@ -5,9 +5,11 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (school_code, student_id, calendar_date, trim(period::text)) *
-    from source
-    order by school_code asc, student_id asc, calendar_date asc, trim(period::text) asc, _loaded_at desc
+    {{ latest_by_key(
+        'source',
+        ['school_code', 'student_id', 'calendar_date', 'trim(period::' ~ type_text() ~ ')'],
+        ['_loaded_at desc'],
+    ) }}
 ),
 
 renamed as (
@@ -16,7 +18,7 @@ renamed as (
         school_code::bigint as school_code,
         student_id::bigint as student_id,
         calendar_date::date as calendar_date,
-        trim(period::text) as period,
+        trim(period::{{ type_text() }}) as period,
         section_number::bigint as section_number,
         ---------- text
         nullif(trim(attendance_code), '') as attendance_code,

@@ -9,9 +9,7 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (school_code, calendar_date) *
-    from source
-    order by school_code asc, calendar_date asc, _loaded_at desc
+    {{ latest_by_key('source', ['school_code', 'calendar_date'], ['_loaded_at desc']) }}
 ),
 
 renamed as (
@@ -26,9 +24,9 @@ renamed as (
         coalesce(trim(holiday_code), '') as holiday_code,
         ---------- booleans
         coalesce(attendance_month_locked, false) as is_attendance_month_locked,
-        extract(isodow from calendar_date) >= 6 as is_weekend,
+        {{ iso_day_of_week("calendar_date") }} >= 6 as is_weekend,
         (
-            extract(isodow from calendar_date) < 6
+            {{ iso_day_of_week("calendar_date") }} < 6
             and coalesce(trim(holiday_code), '') in ({{ quoted_codes | join(', ') }})
         ) as is_instructional_day,
         ---------- timestamps

@@ -5,9 +5,7 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (student_id, school_code, academic_year, enter_date) *
-    from source
-    order by student_id asc, school_code asc, academic_year asc, enter_date asc, _loaded_at desc
+    {{ latest_by_key('source', ['student_id', 'school_code', 'academic_year', 'enter_date'], ['_loaded_at desc']) }}
 ),
 
 renamed as (
@@ -15,7 +13,7 @@ renamed as (
         ---------- ids
         student_id::bigint as student_id,
         school_code::bigint as school_code,
-        trim(academic_year::text) as academic_year,
+        trim(academic_year::{{ type_text() }}) as academic_year,
         ---------- numerics
         grade::integer as grade_level,
         ---------- text

@@ -5,9 +5,7 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (school_code) *
-    from source
-    order by school_code asc, _loaded_at desc
+    {{ latest_by_key('source', ['school_code'], ['_loaded_at desc']) }}
 ),
 
 renamed as (
@@ -18,7 +16,7 @@ renamed as (
         trim(name) as school_name,
         trim(attendance_type) as attendance_type,
         trim(attendance_reporting) as attendance_reporting,
-        nullif(trim(attendance_period::text), '') as attendance_period,
+        nullif(trim(attendance_period::{{ type_text() }}), '') as attendance_period,
         nullif(trim(inactive_status_code), '') as inactive_status_code,
         ---------- numerics
         low_grade_level::integer as low_grade_level,

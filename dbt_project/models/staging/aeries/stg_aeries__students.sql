@@ -5,9 +5,7 @@ source as (
 ),
 
 deduplicated as (
-    select distinct on (school_code, student_id) *
-    from source
-    order by school_code asc, student_id asc, _loaded_at desc
+    {{ latest_by_key('source', ['school_code', 'student_id'], ['_loaded_at desc']) }}
 ),
 
 renamed as (
@@ -15,8 +13,8 @@ renamed as (
         ---------- ids
         student_id::bigint as student_id,
         school_code::bigint as school_code,
-        nullif(trim(student_number::text), '') as student_number,
-        nullif(trim(state_student_id::text), '') as state_student_id,
+        nullif(trim(student_number::{{ type_text() }}), '') as student_number,
+        nullif(trim(state_student_id::{{ type_text() }}), '') as state_student_id,
         ---------- text
         trim(last_name) as last_name,
         trim(first_name) as first_name,

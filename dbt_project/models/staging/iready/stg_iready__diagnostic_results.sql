@@ -95,20 +95,20 @@
 {%- for name, kind, aliases in spec -%}
     {%- set found = [] -%}
     {%- for alias in aliases if alias in present -%}
-        {%- do found.append("nullif(trim(cast(" ~ adapter.quote(alias) ~ " as text)), '')") -%}
+        {%- do found.append("nullif(trim(cast(" ~ adapter.quote(alias) ~ " as " ~ type_text() ~ ")), '')") -%}
     {%- endfor -%}
     {%- if found | length == 0 -%}
-        {%- set v = 'cast(null as text)' -%}
+        {%- set v = 'cast(null as ' ~ type_text() ~ ')' -%}
     {%- elif found | length == 1 -%}
         {%- set v = found[0] -%}
     {%- else -%}
         {%- set v = 'coalesce(' ~ (found | join(', ')) ~ ')' -%}
     {%- endif -%}
-    {%- set number = "substring(" ~ v ~ " from '^-?[0-9]+(?:[.][0-9]+)?')" -%}
+    {%- set number = regex_substr(v, '^-?[0-9]+(?:[.][0-9]+)?') -%}
     {%- if kind == 'int' -%}
-        {%- set e = 'cast(round(cast(' ~ number ~ ' as numeric)) as integer)' -%}
+        {%- set e = 'cast(round(cast(' ~ number ~ ' as ' ~ type_exact_numeric() ~ ')) as integer)' -%}
     {%- elif kind == 'numeric' -%}
-        {%- set e = 'cast(' ~ number ~ ' as numeric)' -%}
+        {%- set e = 'cast(' ~ number ~ ' as ' ~ type_exact_numeric() ~ ')' -%}
     {%- elif kind == 'lower' -%}
         {%- set e = 'lower(' ~ v ~ ')' -%}
     {%- elif kind == 'upper' -%}
@@ -117,14 +117,14 @@
         {%- set e = "case when upper(" ~ v ~ ") in ('Y', 'YES', 'TRUE', 'T', '1') then true"
             ~ " when upper(" ~ v ~ ") in ('N', 'NO', 'FALSE', 'F', '0') then false end" -%}
     {%- elif kind == 'date' -%}
-        {%- set e = "case when " ~ v ~ " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'"
-            ~ " then to_date(left(" ~ v ~ ", 10), 'YYYY-MM-DD')"
-            ~ " when " ~ v ~ " ~ '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}'"
-            ~ " then to_date(split_part(" ~ v ~ ", ' ', 1), 'MM/DD/YYYY')"
-            ~ " when " ~ v ~ " ~ '^[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}'"
-            ~ " then to_date(split_part(" ~ v ~ ", ' ', 1), 'MM-DD-YYYY') end" -%}
+        {%- set e = "case when " ~ regex_matches(v, '^[0-9]{4}-[0-9]{2}-[0-9]{2}')
+            ~ " then " ~ parse_date("left(" ~ v ~ ", 10)", 'YYYY-MM-DD')
+            ~ " when " ~ regex_matches(v, '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}')
+            ~ " then " ~ parse_date("split_part(" ~ v ~ ", ' ', 1)", 'MM/DD/YYYY')
+            ~ " when " ~ regex_matches(v, '^[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}')
+            ~ " then " ~ parse_date("split_part(" ~ v ~ ", ' ', 1)", 'MM-DD-YYYY') ~ " end" -%}
     {%- elif kind == 'timestamp' -%}
-        {%- set e = 'cast(' ~ v ~ ' as timestamptz)' -%}
+        {%- set e = 'cast(' ~ v ~ ' as ' ~ type_instant() ~ ')' -%}
     {%- else -%}
         {%- set e = v -%}
     {%- endif -%}
@@ -161,10 +161,10 @@ typed as (
             when subject_raw like '%spanish%' then 'reading_spanish'
             when source_file_name ilike '%_math%' then 'math'
             when source_file_name ilike '%spanish%' then 'reading_spanish'
-            when source_file_name ~* '_(ela|reading)' then 'reading'
+            when {{ regex_matches('source_file_name', '_(ela|reading)', case_insensitive=true) }} then 'reading'
         end as subject,
         coalesce(
-            cast(substring(academic_year_raw from '^(\d{4})') as integer),
+            cast({{ regex_substr('academic_year_raw', '^[0-9]{4}') }} as integer),
             cast(
                 extract(year from completion_date)
                 - case when extract(month from completion_date) < 7 then 1 else 0 end
@@ -173,7 +173,7 @@ typed as (
         ) as school_year_start,
         case
             when student_grade in ('K', 'KG', 'KN') then 0
-            when student_grade ~ '^\d{1,2}$' then cast(student_grade as integer)
+            when {{ regex_matches('student_grade', '^[0-9]{1,2}$') }} then cast(student_grade as integer)
         end as grade_level
     from renamed
 
@@ -182,7 +182,7 @@ typed as (
 final as (
 
     select
-        md5(concat_ws('|', subject, student_id, cast(completion_date as text))) as diagnostic_id,
+        md5(concat_ws('|', subject, student_id, cast(completion_date as {{ type_text() }}))) as diagnostic_id,
         concat_ws(':', source_file_name, source_line) as source_row_id,
         student_id,
         subject,
