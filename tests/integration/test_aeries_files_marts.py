@@ -27,7 +27,9 @@ NIGHT = date(2024, 10, 4)
 SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "cautious",
           "--exclude", "resource_type:test", "resource_type:unit_test"]
 TIMING = ("loaded_at", "_loaded_at", "applied_at", "detected_at", "dbt_updated_at", "dbt_valid_from",
-          "dbt_valid_to", "dbt_scd_id", "_dlt_load_id", "_dlt_id")
+          "dbt_valid_to", "dbt_scd_id", "_dlt_load_id", "_dlt_id",
+          # the incremental models' bookkeeping: when and from which date each row was rebuilt
+          "built_at", "reprocessed_from", "source_built_at")
 
 
 def _query(sql: str, params=()) -> list[tuple]:
