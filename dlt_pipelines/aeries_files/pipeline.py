@@ -203,7 +203,7 @@ def run(options: Options, warehouse: wh.Warehouse | None = None) -> RunReport:
             pipeline = at_rest.pipeline(PIPELINE_NAME, wh.dlt_destination(warehouse), DATASET)
             if pipeline.has_pending_data:  # a crashed run's (the lock says none is running)
                 event(log, "pending_packages_dropped", run_id=sync.run_id)
-                _abort(pipeline)
+                filedrop.abort_packages(pipeline)
             window_store.apply_pending(warehouse, options_guard(options))  # nothing of a crashed run
             try:
                 for checked in sorted(to_load, key=_order):
@@ -278,14 +278,14 @@ def _load_one(pipeline: Any, warehouse: wh.Warehouse, checked: Checked, sync: Sy
         if os.environ.get("SCHOOLDATA_DEBUG") == "1":
             raise
         with contextlib.suppress(Exception):
-            _abort(pipeline)
+            filedrop.abort_packages(pipeline)
         with contextlib.suppress(Exception):  # (apply_pending also discards incomplete windows)
             _discard_incoming(warehouse)
         refusal = filedrop.refusal_of(exc)
         if refusal is not None:
             return refusal.reason
         failure = filedrop.io_failure(exc)
-        if failure is not None or _is_database_error(exc):
+        if failure is not None or filedrop.database_failure(exc) is not None:
             # the source, the disk or the warehouse went away: stop the run, nothing is half-loaded
             what = type(failure).__name__ if failure is not None else "the warehouse connection failed"
             raise filedrop.LoadFailed(f"Loading {f.rel} failed ({what}); nothing of it was committed."
@@ -314,18 +314,6 @@ def _load_one(pipeline: Any, warehouse: wh.Warehouse, checked: Checked, sync: Sy
     return None
 
 
-def _is_database_error(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if type(cause).__module__.startswith("psycopg2") and type(cause).__name__ in (
-                "OperationalError", "InterfaceError"):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
 def _discard_incoming(warehouse: wh.Warehouse) -> None:
     """Whatever a failed attendance file landed is never applied (one file per dlt run)."""
     with wh.cursor(warehouse) as cur:
@@ -333,11 +321,6 @@ def _discard_incoming(warehouse: wh.Warehouse) -> None:
             cur.execute("select to_regclass(%s)", (table,))
             if cur.fetchone()[0] is not None:
                 cur.execute(f"truncate {table}")
-
-
-def _abort(pipeline: Any) -> None:
-    abort = getattr(pipeline, "abort_packages", None) or pipeline.drop_pending_packages
-    abort()
 
 
 def _upsert(cur, checked: Checked, status: str, run_id: str, now: datetime) -> None:

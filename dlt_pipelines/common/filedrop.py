@@ -67,28 +67,39 @@ class FileRefused(Exception):
         self.reason = reason
 
 
-def refusal_of(exc: BaseException) -> FileRefused | None:
-    """The FileRefused a library wrapped (dlt wraps what a resource raises), if any."""
+def _in_chain(exc: BaseException, match: Callable[[BaseException], bool]) -> BaseException | None:
+    """The first exception in ``exc``'s cause chain that ``match`` accepts (dlt wraps what a
+    resource or a destination raises)."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, FileRefused):
+        if match(cause):
             return cause
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def refusal_of(exc: BaseException) -> FileRefused | None:
+    """The FileRefused a library wrapped, if any."""
+    return _in_chain(exc, lambda e: isinstance(e, FileRefused))  # type: ignore[return-value]
 
 
 def io_failure(exc: BaseException) -> OSError | None:
     """An OSError (the source or the disk went away) somewhere in the cause chain."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, OSError):
-            return cause
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return None
+    return _in_chain(exc, lambda e: isinstance(e, OSError))  # type: ignore[return-value]
+
+
+def database_failure(exc: BaseException) -> BaseException | None:
+    """A lost or refused warehouse connection somewhere in the cause chain."""
+    return _in_chain(exc, lambda e: type(e).__module__.startswith("psycopg2")
+                     and type(e).__name__ in ("OperationalError", "InterfaceError"))
+
+
+def abort_packages(pipeline: Any) -> None:
+    """Drop the packages of a failed or crashed load (nothing of them was committed)."""
+    abort = getattr(pipeline, "abort_packages", None) or pipeline.drop_pending_packages
+    abort()
 
 
 @dataclass

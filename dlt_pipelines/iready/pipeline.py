@@ -7,6 +7,7 @@ the rows, so a crash between the two only means the file is loaded again next ti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -179,7 +180,7 @@ def run_iready(source_url: str, *, dry_run: bool = False, force: bool = False,
                 # left by a crashed run (the lock says none is running); its files were not marked
                 # loaded, so they load again now
                 event(log, "pending_packages_dropped", run_id=run.run_id)
-                _abort(pipeline)
+                filedrop.abort_packages(pipeline)
             try:
                 for checked in to_load:
                     as_of = known.get(checked.file.rel, {}).get("export_as_of") if not force else None
@@ -248,12 +249,12 @@ def _load_one(pipeline: Any, checked: Checked, run: SyncRun, loaded_at: datetime
     except Exception as exc:
         if os.environ.get("SCHOOLDATA_DEBUG") == "1":
             raise
-        with _suppress():
-            _abort(pipeline)
+        with contextlib.suppress(Exception):
+            filedrop.abort_packages(pipeline)
         refusal = filedrop.refusal_of(exc)
         if refusal is not None:
             return refusal.reason
-        if filedrop.io_failure(exc) is not None or _is_database_error(exc):
+        if filedrop.io_failure(exc) is not None or filedrop.database_failure(exc) is not None:
             # the source, the disk or the warehouse went away: stop the run, nothing is half-loaded
             raise LoadFailed(_safe_summary(exc)) from None
         return (f"unreadable: the file could not be loaded ({type(_root(exc)).__name__}); nothing of it was"
@@ -264,18 +265,6 @@ def _load_one(pipeline: Any, checked: Checked, run: SyncRun, loaded_at: datetime
     return None
 
 
-def _abort(pipeline: Any) -> None:
-    """Drop the packages of a failed or crashed load (nothing of them was committed)."""
-    abort = getattr(pipeline, "abort_packages", None) or pipeline.drop_pending_packages
-    abort()
-
-
-def _suppress():
-    import contextlib
-
-    return contextlib.suppress(Exception)
-
-
 def _root(exc: BaseException) -> BaseException:
     root = exc
     while root.__cause__ is not None or (root.__context__ is not None and not root.__suppress_context__):
@@ -283,26 +272,12 @@ def _root(exc: BaseException) -> BaseException:
     return root
 
 
-def _is_database_error(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if type(cause).__module__.startswith("psycopg2") and type(cause).__name__ in (
-                "OperationalError", "InterfaceError"):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
 LoadFailed = filedrop.LoadFailed
 
 
 def _safe_summary(exc: BaseException) -> str:
     step = getattr(exc, "step", None)
-    root: BaseException = exc
-    while root.__cause__ is not None or (root.__context__ is not None and not root.__suppress_context__):
-        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    root = _root(exc)
     text = f"loading raw_iready failed at dlt step '{step or 'unknown'}': {type(root).__name__}"
     if isinstance(root, OSError) or type(root).__module__.startswith("psycopg2"):
         first = str(root).strip().splitlines()[0][:200] if str(root).strip() else ""
