@@ -12,7 +12,6 @@ Run alone: ``python -m bench --only aeries`` (``--quick`` for a small smoke work
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
@@ -20,13 +19,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import date
 
 import psutil
 
+from bench._proc import run_measured
 from dlt_pipelines.common import warehouse as wh
 
 FULL = {"n_schools": 7, "students_per_school": 1000}
@@ -106,39 +105,14 @@ def run_pipeline(env: dict, end: date) -> tuple[float, float, int]:
     """Run the CLI; returns (wall seconds, its peak RSS in MB, exit status)."""
     args = [sys.executable, "-m", "dlt_pipelines", "aeries", "--rate-limit", "0",
             "--start-date", YEAR_START.isoformat(), "--end-date", end.isoformat()]
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr_chunks = []
-    # read stderr in the background so a chatty run cannot block on a full pipe
-    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)
-    reader.start()
-    high_water = [0.0]
-
-    def watch() -> None:
-        # VmHWM is the run's own peak resident set. wait4's ru_maxrss would also count the pages
-        # this (larger) benchmark process had when it forked the run.
-        with contextlib.suppress(OSError, ValueError):
-            while proc.returncode is None:
-                with open(f"/proc/{proc.pid}/status") as status_file:
-                    for line in status_file:
-                        if line.startswith("VmHWM:"):
-                            high_water[0] = max(high_water[0], int(line.split()[1]) / 1024)
-                time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    reader.join(timeout=5)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    # the run's own peak RSS (VmHWM), never the pages this benchmark process had when it forked it
+    measured = run_measured(args, env, timeout=3600)
     if os.environ.get("BENCH_AERIES_LOG"):
-        with open(os.environ["BENCH_AERIES_LOG"], "ab") as log:
-            log.write(stderr_chunks[0] if stderr_chunks else b"")
-            log.write(f"\nVmHWM {high_water[0]:.1f} MB, ru_maxrss {usage.ru_maxrss / 1024:.1f} MB\n".encode())
-    if proc.returncode != 0:
-        tail = (stderr_chunks[0] if stderr_chunks else b"").decode(errors="replace")[-1500:]
-        raise RuntimeError(f"aeries run failed ({proc.returncode}): {tail}")
-    return wall, high_water[0] or usage.ru_maxrss / 1024, proc.returncode
+        with open(os.environ["BENCH_AERIES_LOG"], "a") as log:
+            log.write(measured["output"] + f"\nVmHWM {measured['peak_mb']:.1f} MB\n")
+    if measured["returncode"] != 0:
+        raise RuntimeError(f"aeries run failed ({measured['returncode']}): {measured['output'][-1500:]}")
+    return measured["seconds"], measured["peak_mb"], measured["returncode"]
 
 
 def last_run(warehouse: wh.Warehouse) -> dict:
