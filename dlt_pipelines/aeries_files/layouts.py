@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dlt_pipelines.common.filedrop import header_problem
+
 INT, TEXT, CODE, DATE, BOOL = "int", "text", "code", "date", "bool"
 LAYOUTS = ("codes", "labels", "api")
 
@@ -186,17 +188,8 @@ class HeaderMatch:
 
     def problem(self) -> str:
         known = sum(1 for f in self.fields if f)
-        if len(self.unknown) > known:
-            return (f"the first line is not an Aeries {self.table.name} header ({len(self.unknown)} of"
-                    f" {len(self.fields)} cells are not known column names; is the header row missing?)")
-        parts = []
-        if self.missing:
-            parts.append(f"missing columns: {', '.join(repr(h) for h in self.missing)}")
-        if self.unknown:
-            parts.append(f"unknown columns: {', '.join(repr(h) for h in self.unknown)}")
-        if self.duplicated:
-            parts.append(f"duplicated columns: {', '.join(repr(h) for h in self.duplicated)}")
-        return "; ".join(parts)
+        return header_problem(f"an Aeries {self.table.name}", known, len(self.fields),
+                              self.missing, self.unknown, self.duplicated)
 
 
 def match_header(cells: list[str], table: Table) -> HeaderMatch:

@@ -102,6 +102,20 @@ def abort_packages(pipeline: Any) -> None:
     abort()
 
 
+def header_problem(what: str, known: int, total: int, missing: list[str], unknown: list[str],
+                   duplicated: list[str]) -> str:
+    """One sentence on what is wrong with a file's header line (``what``: "an i-Ready", ...)."""
+    if len(unknown) > known:
+        # most likely a data row (header missing): never echo its cells, they are student data
+        return (f"the first line is not {what} header ({len(unknown)} of {total} cells are not known"
+                " column names; is the header row missing?)")
+    parts = []
+    for label, names in (("missing", missing), ("unknown", unknown), ("duplicated", duplicated)):
+        if names:
+            parts.append(f"{label} columns: {', '.join(repr(h) for h in names)}")
+    return "; ".join(parts)
+
+
 @dataclass
 class ExportFile:
     path: str  # as the filesystem knows it

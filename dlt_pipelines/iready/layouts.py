@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dlt_pipelines.common.filedrop import header_problem
+
 SUBJECTS = ("ela", "math")
 
 _ROSTER = [
@@ -204,19 +206,8 @@ class HeaderMatch:
         return not (self.missing or self.unknown or self.duplicated)
 
     def problem(self) -> str:
-        known = sum(1 for c in self.canonical if c)
-        if len(self.unknown) > known:
-            # most likely a data row (header missing): never echo its cells, they are student data
-            return (f"the first line is not an i-Ready header ({len(self.unknown)} of {len(self.canonical)}"
-                    " cells are not known column names; is the header row missing?)")
-        parts = []
-        if self.missing:
-            parts.append(f"missing columns: {', '.join(repr(h) for h in self.missing)}")
-        if self.unknown:
-            parts.append(f"unknown columns: {', '.join(repr(h) for h in self.unknown)}")
-        if self.duplicated:
-            parts.append(f"duplicated columns: {', '.join(repr(h) for h in self.duplicated)}")
-        return "; ".join(parts)
+        return header_problem("an i-Ready", sum(1 for c in self.canonical if c), len(self.canonical),
+                              self.missing, self.unknown, self.duplicated)
 
 
 def _vintage_hint(headers: set[str]) -> str:
