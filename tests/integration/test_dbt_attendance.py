@@ -29,9 +29,10 @@ SECOND_NIGHT = FIRST_NIGHT + timedelta(days=7)
 SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "cautious"]
 INCREMENTAL = [("marts", "fct_attendance_daily"), ("marts", "fct_attendance_periods"),
                ("intermediate", "int_attendance__day_codes"),
-               ("intermediate", "int_attendance__student_months"), ("marts", "fct_attendance_student_year")]
+               ("intermediate", "int_attendance__student_months"), ("marts", "fct_attendance_student_year"),
+               ("intermediate", "int_attendance__student_schedules")]
 # when a row was built and from which boundary: bookkeeping, not data
-BUILD_COLUMNS = ("built_at", "reprocessed_from", "source_built_at")
+BUILD_COLUMNS = ("built_at", "reprocessed_from", "source_built_at", "changed_at", "seen_loaded_at")
 
 
 def _dbt(args: list[str], as_of: date) -> str:
@@ -83,8 +84,10 @@ def built(new_database, tmp_path_factory):
         conn = warehouse.connect(warehouse.resolve())
         with conn, conn.cursor() as cur:
             for schema, table in INCREMENTAL:
+                # a student whose last day code vanished keeps a schedule row with no length
+                kept = "max_periods_recorded is not null" if table.endswith("_schedules") else "true"
                 cur.execute(f"drop table if exists public.inc_{table}; "
-                            f"create table public.inc_{table} as select * from {schema}.{table}")
+                            f"create table public.inc_{table} as select * from {schema}.{table} where {kept}")
         conn.close()
         corrections = _query(
             "select student_id, school_code, calendar_date, old_all_day_code, new_all_day_code, "

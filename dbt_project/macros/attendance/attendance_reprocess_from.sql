@@ -73,6 +73,14 @@
     {%- if not is_incremental() -%}
         {%- do return("'-infinity'::date") -%}
     {%- endif -%}
+    {%- set cache = attendance_reprocess_cache() if execute else {} -%}
+    {%- if 'boundary' not in cache -%}
+        {%- do cache.update({'boundary': attendance_reprocess_boundary() | trim}) -%}
+    {%- endif -%}
+    {%- do return(cache['boundary']) -%}
+{%- endmacro %}
+
+{% macro attendance_reprocess_boundary() -%}
     {%- set raw_tables = [] -%}
     {%- for name in config.get('reprocess_sources', []) -%}
         {%- do raw_tables.append(source('aeries', name)) -%}
@@ -89,43 +97,37 @@
 
 {#- Students of fct_attendance_daily whose every row must be rebuilt: their schedule length (the
     most periods ever recorded for them at the school, which sets periods_scheduled on every day)
-    differs from the one their rows were built with. Only a student whose day codes changed can
-    change it: one with a day-code row loaded since the table's newest load, or with a coded day
-    in the reprocessed dates (a cleared one included), so only those are compared, by index.
-    Rendered as a VALUES list, or none. Models with config reprocess_schedule_students=true only;
-    none on a full build. -#}
+    changed since the table's newest build: int_attendance__student_schedules stamps a change
+    (changed_at), and runs before this model. Rendered as a VALUES list, or none. Models with
+    config reprocess_schedule_students=true only; none on a full build. -#}
 {% macro attendance_reprocess_students() -%}
     {%- if not (is_incremental() and execute and config.get('reprocess_schedule_students', false)) -%}
         {%- do return(none) -%}
     {%- endif -%}
-    {%- set min_periods = var('attendance_min_scheduled_periods', 6) | int -%}
-    {%- set day_codes = ref('int_attendance__day_codes') -%}
-    {%- set newest_load = run_query("select max(source_loaded_at)::text from " ~ this).rows[0][0] -%}
-    {%- set changed -%}
-        select school_code, student_id from {{ day_codes }}
-        where loaded_at > '{{ newest_load or "-infinity" }}'::timestamptz
-        union
-        select school_code, student_id from {{ this }}
-        where calendar_date >= {{ attendance_reprocess_from_config() }} and period_codes is not null
-    {%- endset -%}
-    {%- set rows = run_query(
-        "select changed.school_code, changed.student_id from (" ~ changed ~ ") as changed"
-        ~ " cross join lateral (select max(periods_scheduled) as scheduled, bool_or(is_negative_attendance)"
-        ~ " as is_negative from " ~ this ~ " as built where built.student_id = changed.student_id"
-        ~ " and built.school_code = changed.school_code and built.is_period_attendance) as built"
-        ~ " cross join lateral (select max(periods_recorded) as recorded from " ~ day_codes ~ " as now"
-        ~ " where now.school_code = changed.school_code and now.student_id = changed.student_id) as now"
-        ~ " where built.scheduled is not null and greatest(coalesce(now.recorded, 0),"
-        ~ " case when built.is_negative then " ~ min_periods ~ " else 0 end) is distinct from built.scheduled"
-    ).rows -%}
-    {%- if rows | length == 0 -%}
-        {%- do return(none) -%}
+    {%- set cache = attendance_reprocess_cache() -%}
+    {%- if 'students' not in cache -%}
+        {%- set built = run_query("select max(built_at)::text from " ~ this).rows[0][0] or '-infinity' -%}
+        {%- set rows = run_query(
+            "select school_code, student_id from " ~ ref('int_attendance__student_schedules')
+            ~ " where changed_at > '" ~ built ~ "'::timestamptz"
+        ).rows -%}
+        {%- set pairs = [] -%}
+        {%- for row in rows -%}
+            {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
+        {%- endfor -%}
+        {%- do cache.update({'students': ("values " ~ pairs | join(", ")) if pairs else none}) -%}
     {%- endif -%}
-    {%- set pairs = [] -%}
-    {%- for row in rows -%}
-        {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
-    {%- endfor -%}
-    {%- do return("values " ~ pairs | join(", ")) -%}
+    {%- do return(cache['students']) -%}
+{%- endmacro %}
+
+{#- One cache per model and dbt invocation for the lookups above: the model's SQL, its filters and
+    its incremental strategy all ask for the same boundary and students, several times each
+    (each lookup is a few queries; the students' one reads the schedules). Kept in the run's
+    graph, the one object every node's context shares, keyed by invocation so an in-process
+    runner that reuses a manifest never sees an earlier run's answers. -#}
+{% macro attendance_reprocess_cache() -%}
+    {%- set caches = graph.setdefault('school_data_attendance_reprocess', {}) -%}
+    {%- do return(caches.setdefault(invocation_id ~ ' ' ~ this, {})) -%}
 {%- endmacro %}
 
 {#- The row filter of an incremental attendance model: every row on a full build (no predicate,

@@ -2,10 +2,10 @@
 {{
     config(
         materialized='incremental',
-        post_hook='analyze {{ this }}',
+        post_hook='{{ refresh_statistics(this) }}',
         pre_hook=[
-            "analyze {{ source('aeries', 'attendance_days') }}",
-            "analyze {{ source('aeries', 'attendance_periods') }}",
+            "{{ refresh_statistics(source('aeries', 'attendance_days')) }}",
+            "{{ refresh_statistics(source('aeries', 'attendance_periods')) }}",
         ],
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='loaded_at',

@@ -1,4 +1,4 @@
-{{ config(pre_hook="analyze {{ source('aeries', 'calendar') }}", post_hook='analyze {{ this }}') }}
+{{ config(pre_hook="{{ refresh_statistics(source('aeries', 'calendar')) }}", post_hook='{{ refresh_statistics(this) }}') }}
 -- depends_on: {{ source('aeries', 'calendar') }}
 {# Instructional days of each school's calendar with the correction deadline of each day
     (docs block attendance_correction_window_rule). -#}

@@ -7,7 +7,7 @@
         materialized='incremental',
         incremental_strategy='replace_student_months',
         on_schema_change='fail',
-        post_hook='analyze {{ this }}',
+        post_hook='{{ refresh_statistics(this) }}',
         indexes=[
             {'columns': ['student_id', 'school_code', 'school_year', 'month_start'], 'unique': true},
             {'columns': ['month_start']},

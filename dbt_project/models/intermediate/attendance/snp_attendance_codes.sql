@@ -12,7 +12,7 @@
         on_schema_change='append_new_columns',
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
-        post_hook='analyze {{ this }}',
+        post_hook='{{ refresh_statistics(this) }}',
         indexes=[
             {'columns': ['school_code', 'student_id', 'calendar_date']},
             {'columns': ['calendar_date']},

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        post_hook='analyze {{ this }}',
+        post_hook='{{ refresh_statistics(this) }}',
         indexes=[{'columns': ['correction_id'], 'unique': true}, {'columns': ['detected_at']}],
     )
 }}

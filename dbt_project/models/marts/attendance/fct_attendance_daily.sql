@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        post_hook='analyze {{ this }}',
+        post_hook='{{ refresh_statistics(this) }}',
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
@@ -40,15 +40,8 @@ categories as (
 ),
 
 student_schedules as (
-    -- the most periods the student was ever recorded for at the school (a negative school
-    -- records only coded periods, so the schedule is otherwise unknown)
-    -- (read from the table, not the windowed CTE: the whole year's schedule counts)
-    select
-        school_code,
-        student_id,
-        max(periods_recorded) as max_periods_recorded
-    from {{ ref('int_attendance__day_codes') }}
-    group by school_code, student_id
+    -- the schedule length of the whole year, kept by its own incremental model
+    select * from {{ ref('int_attendance__student_schedules') }}
 ),
 
 joined as (

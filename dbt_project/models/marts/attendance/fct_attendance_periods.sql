@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        post_hook='analyze {{ this }}',
+        post_hook='{{ refresh_statistics(this) }}',
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_periods'],

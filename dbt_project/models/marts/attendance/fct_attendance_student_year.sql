@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='replace_school_years',
         on_schema_change='fail',
-        post_hook='analyze {{ this }}',
+        post_hook='{{ refresh_statistics(this) }}',
         indexes=[
             {'columns': ['student_id', 'school_code', 'school_year'], 'unique': true},
             {'columns': ['school_code', 'school_year']},

@@ -1,0 +1,32 @@
+{#-
+    `analyze <relation>` when its planner statistics are missing or stale, else nothing: the
+    models' hooks (pre-hooks on the raw tables they read, post-hooks on themselves). A freshly
+    landed or freshly built table has none, and a bad estimate there costs minutes; a nightly
+    that changed a few days of a year changes a few per cent of the rows, and an ANALYZE of a
+    large table for that cost a second per model, most of the nightly's fixed cost. Stale is
+    autovacuum's own rule: more rows modified since the last analyze than `share` of the table.
+    The counters count committed changes only, so an incremental build's own batch is counted
+    at the next build's check. Postgres only: on Spark it renders nothing (no statistics to keep).
+-#}
+{% macro refresh_statistics(relation, share=0.1) -%}
+    {{ return(adapter.dispatch('refresh_statistics', 'school_data')(relation, share)) }}
+{%- endmacro %}
+
+{% macro default__refresh_statistics(relation, share) -%}
+    {%- if execute -%}
+        {%- set check -%}
+            select coalesce((
+                select
+                    (last_analyze is null and last_autoanalyze is null)
+                    or n_mod_since_analyze > {{ share }} * greatest(n_live_tup, 1000)
+                from pg_stat_user_tables
+                where relid = to_regclass('{{ relation }}')
+            ), true)
+        {%- endset -%}
+        {%- if run_query(check).columns[0].values()[0] -%}
+            analyze {{ relation }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__refresh_statistics(relation, share) -%}{%- endmacro %}

@@ -1,0 +1,146 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['school_code', 'student_id'],
+        post_hook='{{ refresh_statistics(this) }}',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['school_code', 'student_id'], 'unique': true},
+            {'columns': ['changed_at']},
+        ],
+    )
+}}
+{#- The schedule length of every student with a day code at a school: the most periods ever
+    recorded for them there (a negative-attendance school records only coded periods, so the
+    schedule is otherwise unknown). fct_attendance_daily sets periods_scheduled on every day from
+    it, and rebuilds every day of a student whose length changed since its last build
+    (changed_at). A whole-year aggregate of the day codes, kept incremental so a nightly reads
+    only the students whose codes can have moved it:
+      - a student with a day code dated on or after the first date the day codes changed since
+        this model's last build (raw rows loaded since, or a window the pipeline replaced, rows
+        left or not), which may raise the maximum;
+      - a student whose maximum was last recorded on such a date (max_recorded_on), which may
+        lower it. An earlier maximum is on a date nothing replaced, so it still holds.
+    A student with no day code left keeps a row with a null length. -#}
+-- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
+{%- set day_codes = ref('int_attendance__day_codes') %}
+{%- if is_incremental() and execute %}
+    {#- the newest day-code load this table has seen, and the first date changed since -#}
+    {%- set seen = run_query("select max(seen_loaded_at)::text from " ~ this).rows[0][0] or '-infinity' %}
+    {%- set windows = source('ops', 'aeries_attendance_windows') %}
+    {%- set candidates = [
+        "select min(calendar_date + 0) from " ~ day_codes ~ " where loaded_at > '" ~ seen ~ "'::timestamptz"
+    ] %}
+    {%- if adapter.get_relation(windows.database, windows.schema, windows.identifier) is not none %}
+        {%- do candidates.append(
+            "select min(start_date) from " ~ windows ~ " where applied_at > '" ~ seen ~ "'::timestamptz"
+        ) %}
+    {%- endif %}
+    {%- set changed_from = run_query("select least((" ~ candidates | join("), (") ~ "))::text").rows[0][0] %}
+{%- endif %}
+
+with
+
+{% if is_incremental() %}
+    touched as (
+        {%- if changed_from is none %}
+            select school_code, student_id from {{ this }} where false
+        {%- else %}
+            select school_code, student_id from {{ day_codes }}
+            where calendar_date >= '{{ changed_from }}'::date
+            union
+            select school_code, student_id from {{ this }}
+            where max_recorded_on >= '{{ changed_from }}'::date
+        {%- endif %}
+    ),
+{% endif %}
+
+codes as (
+    select
+        day_codes.school_code,
+        day_codes.student_id,
+        day_codes.calendar_date,
+        day_codes.periods_recorded
+    from {{ day_codes }} as day_codes
+    {%- if is_incremental() %}
+        inner join touched
+            on
+                day_codes.school_code = touched.school_code
+                and day_codes.student_id = touched.student_id
+    {%- endif %}
+),
+
+lengths as (
+    select
+        school_code,
+        student_id,
+        max(periods_recorded) as max_periods_recorded
+    from codes
+    group by school_code, student_id
+),
+
+last_maximum as (
+    select
+        codes.school_code,
+        codes.student_id,
+        max(codes.calendar_date) as max_recorded_on
+    from codes
+    inner join lengths
+        on
+            codes.school_code = lengths.school_code
+            and codes.student_id = lengths.student_id
+            and codes.periods_recorded = lengths.max_periods_recorded
+    group by codes.school_code, codes.student_id
+),
+
+schedules as (
+    select
+        {%- if is_incremental() %}
+            touched.school_code,
+            touched.student_id,
+        {%- else %}
+            lengths.school_code,
+            lengths.student_id,
+        {%- endif %}
+        lengths.max_periods_recorded,
+        last_maximum.max_recorded_on
+    {%- if is_incremental() %}
+        -- a touched student with no day code left keeps a row, with no length
+        from touched
+        left join lengths
+            on
+                touched.school_code = lengths.school_code
+                and touched.student_id = lengths.student_id
+    {%- else %}
+        from lengths
+    {%- endif %}
+    left join last_maximum
+        on
+            lengths.school_code = last_maximum.school_code
+            and lengths.student_id = last_maximum.student_id
+)
+
+select
+    schedules.school_code::bigint as school_code,
+    schedules.student_id::bigint as student_id,
+    schedules.max_periods_recorded::integer as max_periods_recorded,
+    schedules.max_recorded_on::date as max_recorded_on,
+    {%- if is_incremental() %}
+        case
+            when previous.max_periods_recorded is not distinct from schedules.max_periods_recorded
+                then previous.changed_at
+            else {{ dbt.current_timestamp() }}
+        end::{{ type_instant() }} as changed_at,
+    {%- else %}
+        {{ dbt.current_timestamp() }}::{{ type_instant() }} as changed_at,
+    {%- endif %}
+    -- the newest day-code load when this row was built (the next build's starting point)
+    (select max(all_codes.loaded_at) from {{ day_codes }} as all_codes)::{{ type_instant() }} as seen_loaded_at
+from schedules
+{%- if is_incremental() %}
+    left join {{ this }} as previous
+        on
+            schedules.school_code = previous.school_code
+            and schedules.student_id = previous.student_id
+{%- endif %}
