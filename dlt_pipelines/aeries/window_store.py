@@ -223,15 +223,27 @@ def _pick(pending: list[tuple], days: dict[int, int], periods: dict[int, int]) -
 
 
 def _removed(cur, table: str, incoming: str, keys: str) -> dict[int, tuple[int, int]]:
-    """Per window: rows the table holds in its range, and how many of them the new answer lacks."""
-    incoming_exists = _exists(cur, incoming)
-    match = " and ".join(f"i.{k} = t.{k}" for k in keys.split(", "))
-    missing = (f"not exists (select 1 from {incoming} i where i._window_key = w.window_key and {match})"
-               if incoming_exists else "true")
+    """Per window: rows the table holds in its range, and how many of them the new answer lacks.
+
+    An outer join to the window's distinct incoming keys (a replayed load job may have landed a
+    row twice), not a NOT EXISTS inside the aggregate's FILTER: Postgres cannot turn that into
+    an anti-join, so it ran the subquery once per held row, each a scan of the incoming rows,
+    and a backfill of a year (millions of rows on both sides) ran for hours."""
+    if not _exists(cur, incoming):
+        cur.execute(
+            f"select w.window_key, count(*), count(*) from _aeries_apply w join {table} t"
+            " on t.school_code = w.school_code and t.calendar_date between w.start_date and w.end_date"
+            " group by w.window_key")
+        return {int(k): (int(n), int(r)) for k, n, r in cur.fetchall()}
+    columns = keys.split(", ")
+    match = " and ".join(f"i.{k} = t.{k}" for k in columns)
     cur.execute(
-        f"select w.window_key, count(*), count(*) filter (where {missing})"
+        f"select w.window_key, count(*), count(*) filter (where i._window_key is null)"
         f" from _aeries_apply w join {table} t on t.school_code = w.school_code"
-        " and t.calendar_date between w.start_date and w.end_date group by w.window_key")
+        " and t.calendar_date between w.start_date and w.end_date"
+        f" left join (select distinct _window_key, {keys} from {incoming}) i"
+        f" on i._window_key = w.window_key and {match}"
+        " group by w.window_key")
     return {int(k): (int(n), int(r)) for k, n, r in cur.fetchall()}
 
 
@@ -265,6 +277,11 @@ def apply_pending(warehouse: wh.Warehouse | None = None, guard: DeleteGuard | No
                         " periods integer, load_id text, final boolean) on commit drop")
             execute_values(cur, "insert into _aeries_apply values %s", good)
             cur.execute("analyze _aeries_apply")
+            # dlt created and filled the incoming tables just now: without statistics the planner
+            # guesses their size, and the guard's counts and the inserts below join them
+            for incoming in (DAYS_IN, PERIODS_IN):
+                if _exists(cur, incoming):
+                    cur.execute(f"analyze {incoming}")
             good = _hold_back(cur, good, guard, result)
         if good:
             # More rows than fetched only happens when dlt replayed a load job: keep one copy.
