@@ -39,6 +39,17 @@ SUPERUSER = "postgres"
 DEFAULT_DATABASE = "school_data"
 # Who the audit log names and when: %m time with milliseconds, %u role, %d database.
 LOG_LINE_PREFIX = "%m [%p] user=%u db=%d app=%a "
+# A warehouse, not Postgres' defaults for a small OLTP box: the full dbt build sorts and hashes
+# millions of attendance rows (4 MB of work_mem spilled them to disk), builds indexes on whole
+# fact tables (maintenance_work_mem) and loads a school year at once (max_wal_size: fewer
+# checkpoints). work_mem is per sort or hash of each of dbt's four threads: ~1 GB at worst.
+WAREHOUSE_SETTINGS = {
+    "shared_buffers": "512MB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "512MB",
+    "effective_cache_size": "4GB",
+    "max_wal_size": "4GB",
+}
 HBA = """\
 # Written by dlt_pipelines/common/embedded_pg.py: a password (scram-sha-256) for every
 # connection, socket or TCP, and no trust line (docs/security.md). Edits are overwritten.
@@ -353,6 +364,7 @@ def start(srv: EmbeddedServer | None = None) -> dict:
             port = _free_port()
         options = (f"-p {port} -h 127.0.0.1 -k {srv.socket_dir} -c unix_socket_permissions=0700"
                    f" -c password_encryption=scram-sha-256 -c log_line_prefix='{LOG_LINE_PREFIX}'")
+        options += "".join(f" -c {name}={value}" for name, value in WAREHOUSE_SETTINGS.items())
         if env("EMBEDDED_PG_FAST", "0") == "1":
             # Throwaway servers (tests, benchmarks) trade durability for speed.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -50,6 +50,11 @@ def test_a_stopped_trust_folder_is_migrated_on_start(tmp_path, monkeypatch):
     settings = embedded_pg.start(srv)
     try:
         _assert_authenticated(srv, settings)
+        # started with the warehouse's memory settings, not Postgres' OLTP defaults
+        with warehouse.cursor(warehouse.Warehouse(origin="embedded", **settings)) as cur:
+            for name, value in embedded_pg.WAREHOUSE_SETTINGS.items():
+                cur.execute(f"show {name}")
+                assert cur.fetchone()[0] == value, name
     finally:
         embedded_pg.stop(srv)
     # a lost password file is a clear error, not a new password the server does not know
