@@ -15,14 +15,16 @@
     recorded for them there (a negative-attendance school records only coded periods, so the
     schedule is otherwise unknown). fct_attendance_daily sets periods_scheduled on every day from
     it, and rebuilds every day of a student whose length changed since its last build
-    (changed_at). A whole-year aggregate of the day codes, kept incremental so a nightly reads
-    only the students whose codes can have moved it:
-      - a student with a day code dated on or after the first date the day codes changed since
-        this model's last build (raw rows loaded since, or a window the pipeline replaced, rows
-        left or not), which may raise the maximum;
-      - a student whose maximum was last recorded on such a date (max_recorded_on), which may
-        lower it. An earlier maximum is on a date nothing replaced, so it still holds.
-    A student with no day code left keeps a row with a null length. -#}
+    (changed_at). A whole-year aggregate, kept incremental so a night reads what the changed
+    dates hold, not the year. From the first date the day codes changed since the last build
+    (raw rows loaded since, or a window the pipeline replaced, rows left or not):
+      - a student whose maximum was first recorded before that date keeps it (that day did not
+        change), so the new maximum is the larger of it and the changed dates' maximum, and its
+        first date moves only if the changed dates beat it;
+      - a student whose maximum was first recorded on a changed date (it may be gone), or who is
+        new here, is re-read whole.
+    A student with no day code left keeps a row with a null length (the daily fact rebuilds
+    their days from it). -#}
 -- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
 {%- set day_codes = ref('int_attendance__day_codes') %}
 {%- if is_incremental() and execute %}
@@ -38,36 +40,101 @@
         ) %}
     {%- endif %}
     {%- set changed_from = run_query("select least((" ~ candidates | join("), (") ~ "))::text").rows[0][0] %}
+    {#- nothing changed: null, which no date reaches -#}
+    {%- set since = ("'" ~ changed_from ~ "'::date") if changed_from else 'null::date' %}
 {%- endif %}
 
 with
 
 {% if is_incremental() %}
+    changed_codes as (
+        select
+            school_code,
+            student_id,
+            calendar_date,
+            periods_recorded
+        from {{ day_codes }}
+        where calendar_date >= {{ since }}
+    ),
+
     touched as (
-        {%- if changed_from is none %}
-            select school_code, student_id from {{ this }} where false
-        {%- else %}
-            select school_code, student_id from {{ day_codes }}
-            where calendar_date >= '{{ changed_from }}'::date
-            union
-            select school_code, student_id from {{ this }}
-            where max_recorded_on >= '{{ changed_from }}'::date
-        {%- endif %}
+        select
+            school_code,
+            student_id
+        from changed_codes
+        union
+        select
+            school_code,
+            student_id
+        from {{ this }}
+        where max_first_recorded_on >= {{ since }}
+    ),
+
+    reread as (
+        select
+            touched.school_code,
+            touched.student_id
+        from touched
+        left join {{ this }} as previous
+            on
+                touched.school_code = previous.school_code
+                and touched.student_id = previous.student_id
+        where
+            previous.student_id is null
+            or previous.max_periods_recorded is null
+            or previous.max_first_recorded_on >= {{ since }}
     ),
 {% endif %}
 
 codes as (
-    select
-        day_codes.school_code,
-        day_codes.student_id,
-        day_codes.calendar_date,
-        day_codes.periods_recorded
-    from {{ day_codes }} as day_codes
     {%- if is_incremental() %}
+        -- a re-read student: every day
+        select
+            day_codes.school_code,
+            day_codes.student_id,
+            day_codes.calendar_date,
+            day_codes.periods_recorded
+        from {{ day_codes }} as day_codes
+        inner join reread
+            on
+                day_codes.school_code = reread.school_code
+                and day_codes.student_id = reread.student_id
+        union all
+        -- any other touched student: the changed dates, and its maximum on the day first recorded
+        select
+            changed_codes.school_code,
+            changed_codes.student_id,
+            changed_codes.calendar_date,
+            changed_codes.periods_recorded
+        from changed_codes
+        left join reread
+            on
+                changed_codes.school_code = reread.school_code
+                and changed_codes.student_id = reread.student_id
+        where reread.student_id is null
+        union all
+        select
+            previous.school_code,
+            previous.student_id,
+            previous.max_first_recorded_on as calendar_date,
+            previous.max_periods_recorded as periods_recorded
+        from {{ this }} as previous
         inner join touched
             on
-                day_codes.school_code = touched.school_code
-                and day_codes.student_id = touched.student_id
+                previous.school_code = touched.school_code
+                and previous.student_id = touched.student_id
+        left join reread
+            on
+                previous.school_code = reread.school_code
+                and previous.student_id = reread.student_id
+        where reread.student_id is null
+    {%- else %}
+        select
+            school_code,
+            student_id,
+            calendar_date,
+            periods_recorded
+        from {{ day_codes }}
     {%- endif %}
 ),
 
@@ -80,11 +147,11 @@ lengths as (
     group by school_code, student_id
 ),
 
-last_maximum as (
+first_maximum as (
     select
         codes.school_code,
         codes.student_id,
-        max(codes.calendar_date) as max_recorded_on
+        min(codes.calendar_date) as max_first_recorded_on
     from codes
     inner join lengths
         on
@@ -104,7 +171,7 @@ schedules as (
             lengths.student_id,
         {%- endif %}
         lengths.max_periods_recorded,
-        last_maximum.max_recorded_on
+        first_maximum.max_first_recorded_on
     {%- if is_incremental() %}
         -- a touched student with no day code left keeps a row, with no length
         from touched
@@ -115,17 +182,17 @@ schedules as (
     {%- else %}
         from lengths
     {%- endif %}
-    left join last_maximum
+    left join first_maximum
         on
-            lengths.school_code = last_maximum.school_code
-            and lengths.student_id = last_maximum.student_id
+            lengths.school_code = first_maximum.school_code
+            and lengths.student_id = first_maximum.student_id
 )
 
 select
     schedules.school_code::bigint as school_code,
     schedules.student_id::bigint as student_id,
     schedules.max_periods_recorded::integer as max_periods_recorded,
-    schedules.max_recorded_on::date as max_recorded_on,
+    schedules.max_first_recorded_on::date as max_first_recorded_on,
     {%- if is_incremental() %}
         case
             when previous.max_periods_recorded is not distinct from schedules.max_periods_recorded
