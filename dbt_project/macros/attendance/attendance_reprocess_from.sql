@@ -14,7 +14,7 @@
     so the model's SELECT and the strategy's DELETE use the same boundary, and each lookup is one
     index probe with literal bounds the planner can estimate: the raw tables carry an index on
     (_loaded_at, calendar_date) (created by the Aeries pipeline), the models indexes on their
-    loaded-at column, calendar_date and (correction_deadline, calendar_date). As one statement
+    loaded-at column and calendar_date (the correction-window lookup reads the calendar). As one statement
     with sub-selects the planner could not see the bounds and read whole tables: seconds per
     model on a district, minutes on a large one.
 -#}
@@ -47,15 +47,13 @@
                 ) -%}
             {%- endif -%}
             {%- if correction_window -%}
+                {#- a day correctable now, or at the previous build: its deadline was on or after that
+                    build's as-of date, itself on or after the newest date in the table (a superset).
+                    Read from the calendar (a school's days, not its students'), whose deadlines the
+                    table's rows carry, so the table needs no index for it. -#}
                 {%- do candidates.append(
                     "select min(calendar_date) from " ~ ref('int_attendance__instructional_days')
-                    ~ " where can_be_corrected"
-                ) -%}
-                {#- a day correctable at the previous build had its deadline on or after that build's
-                    as-of date, itself on or after the newest date in the table: a superset -#}
-                {%- do candidates.append(
-                    "select min(calendar_date + 0) from " ~ this
-                    ~ " where correction_deadline >= '" ~ newest_date ~ "'::date"
+                    ~ " where can_be_corrected or correction_deadline >= '" ~ newest_date ~ "'::date"
                 ) -%}
             {%- endif -%}
             {%- set boundary = run_query(

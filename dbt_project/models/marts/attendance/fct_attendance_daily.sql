@@ -13,7 +13,6 @@
             {'columns': ['student_id', 'school_code', 'calendar_date'], 'unique': true},
             {'columns': ['calendar_date']},
             {'columns': ['source_loaded_at']},
-            {'columns': ['correction_deadline', 'calendar_date']},
             {'columns': ['built_at']},
         ],
     )

@@ -11,7 +11,6 @@
             {'columns': ['student_id', 'school_code', 'calendar_date', 'period'], 'unique': true},
             {'columns': ['calendar_date']},
             {'columns': ['source_loaded_at']},
-            {'columns': ['correction_deadline', 'calendar_date']},
         ],
     )
 }}
