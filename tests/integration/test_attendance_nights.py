@@ -50,7 +50,8 @@ EXAMPLES = int(os.environ.get("ATTENDANCE_NIGHTS_EXAMPLES", "50"))
 SCHOOLS = (101, 102)
 INCREMENTAL = {"int_attendance__day_codes": "intermediate", "fct_attendance_daily": "marts",
                "fct_attendance_periods": "marts", "int_attendance__student_months": "intermediate",
-               "fct_attendance_student_year": "marts", "int_attendance__student_schedules": "intermediate"}
+               "fct_attendance_student_year": "marts", "int_attendance__student_schedules": "intermediate",
+               "stg_aeries__attendance_days": "staging", "stg_aeries__attendance_periods": "staging"}
 # rows an incremental build keeps that a full build has no source for: a student whose last day
 # code vanished keeps a schedule row with no length (so the daily fact rebuilds their days)
 KEPT_ROWS = {"int_attendance__student_schedules": "max_periods_recorded is not null"}
@@ -60,9 +61,9 @@ BUILD = ["build", "--select", "+fct_attendance_daily", "+fct_attendance_periods"
          "+fct_attendance_corrections", "+fct_attendance_student_year",
          "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 # after the first build the seeds and the staging views (over raw tables that dlt merges into,
-# never drops) stay in place: each night rebuilds from the intermediate models on (a view over a
-# rebuilt table is dropped with it, so those views are rebuilt too)
-NIGHT_BUILD = [*BUILD, "--exclude", "resource_type:seed", "path:models/staging"]
+# never drops) stay in place: each night rebuilds the staging attendance tables and the
+# intermediate models on (a view over a rebuilt table is dropped with it, so those are rebuilt too)
+NIGHT_BUILD = [*BUILD, "--exclude", "resource_type:seed", "config.materialized:view,path:models/staging"]
 NIGHTLY_RESOURCES = ["calendar", "enrollment", "attendance"]
 CODES = ("A", "I", "E", "U")
 

@@ -30,7 +30,8 @@ SELECT = ["--select", "+path:models/marts/attendance", "--indirect-selection", "
 INCREMENTAL = [("marts", "fct_attendance_daily"), ("marts", "fct_attendance_periods"),
                ("intermediate", "int_attendance__day_codes"),
                ("intermediate", "int_attendance__student_months"), ("marts", "fct_attendance_student_year"),
-               ("intermediate", "int_attendance__student_schedules")]
+               ("intermediate", "int_attendance__student_schedules"),
+               ("staging", "stg_aeries__attendance_days"), ("staging", "stg_aeries__attendance_periods")]
 # when a row was built and from which boundary: bookkeeping, not data
 BUILD_COLUMNS = ("built_at", "reprocessed_from", "source_built_at", "changed_at", "seen_loaded_at")
 

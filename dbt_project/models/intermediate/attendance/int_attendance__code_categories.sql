@@ -1,4 +1,9 @@
-{{ config(pre_hook="{{ refresh_statistics(source('aeries', 'absence_codes')) }}", post_hook='{{ refresh_statistics(this) }}') }}
+{{
+    config(
+        pre_hook="{{ refresh_statistics(source('aeries', 'absence_codes')) }}",
+        post_hook='{{ refresh_statistics(this) }}',
+    )
+}}
 -- depends_on: {{ source('aeries', 'absence_codes') }}
 {# Category of every Aeries absence code: a district override when one exists, else derived
     from Aeries' own flags (docs block attendance_code_categories_rule). -#}

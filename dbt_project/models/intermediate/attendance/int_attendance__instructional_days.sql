@@ -1,4 +1,9 @@
-{{ config(pre_hook="{{ refresh_statistics(source('aeries', 'calendar')) }}", post_hook='{{ refresh_statistics(this) }}') }}
+{{
+    config(
+        pre_hook="{{ refresh_statistics(source('aeries', 'calendar')) }}",
+        post_hook='{{ refresh_statistics(this) }}',
+    )
+}}
 -- depends_on: {{ source('aeries', 'calendar') }}
 {# Instructional days of each school's calendar with the correction deadline of each day
     (docs block attendance_correction_window_rule). -#}

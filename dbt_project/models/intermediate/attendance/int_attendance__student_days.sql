@@ -1,7 +1,10 @@
 {{
     config(
         materialized='view',
-        pre_hook=["{{ refresh_statistics(source('aeries', 'enrollment')) }}", "{{ refresh_statistics(source('aeries', 'schools')) }}"],
+        pre_hook=[
+            "{{ refresh_statistics(source('aeries', 'enrollment')) }}",
+            "{{ refresh_statistics(source('aeries', 'schools')) }}",
+        ],
     )
 }}
 -- depends_on: {{ source('aeries', 'enrollment') }}
