@@ -57,6 +57,11 @@ MODELS = [
     "intermediate.int_iready__diagnostics_windowed",
     "marts.fct_iready_diagnostics",
     "marts.fct_iready_growth",
+    "intermediate.int_students__school_years",
+    "intermediate.int_students__iready_id_map",
+    "intermediate.int_students__academic_risk",
+    "marts.student_summary",
+    "marts.school_kpis",
 ]
 # The marts' headline figures, each computed by its own engine with the same SQL: chronic
 # absence and ADA per school, period absences, i-Ready growth medians and on-grade-level counts.
