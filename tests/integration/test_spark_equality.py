@@ -50,6 +50,7 @@ MODELS = [
     "intermediate.int_attendance__student_days",
     "intermediate.int_attendance__day_codes",
     "intermediate.int_attendance__coded_days",
+    "intermediate.int_attendance__student_schedules",
     "marts.fct_attendance_daily",
     "marts.fct_attendance_periods",
     "intermediate.int_attendance__student_months",
@@ -97,8 +98,9 @@ FIGURES = {
 # the ported models and the seeds they read; their tests run in `make transform-spark`
 BUILD = ["build", "--selector", "spark", "--resource-type", "seed", "--resource-type", "model"]
 # when a row was landed, and when an attendance model was built (the incremental models'
-# bookkeeping: what a build rebuilt), differ between the two engines' runs by construction
-LOAD_COLUMNS = {"loaded_at", "source_loaded_at", "built_at", "reprocessed_from", "source_built_at"}
+# bookkeeping: what a build rebuilt or saw), differ between the two engines' runs by construction
+LOAD_COLUMNS = {"loaded_at", "source_loaded_at", "built_at", "reprocessed_from", "source_built_at",
+                "changed_at", "seen_loaded_at"}
 
 
 def _norm(value):
