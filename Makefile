@@ -142,7 +142,7 @@ setup-spark: $(SPARK_STAMP) ## the Spark engine's extra (pyspark, dbt-spark; nee
 transform-spark: $(SPARK_STAMP) ## dbt build on Spark (local[2]) of the ported models, raw tables from LAKE_URL
 	@DBT_TARGET=spark $(CLI) dbt build --selector spark $(ARGS)
 
-test-spark: $(SPARK_STAMP) ## the Spark-equals-Postgres test (about 1.5 minutes on 2 cores)
+test-spark: $(SPARK_STAMP) ## the Spark-equals-Postgres test (about 3 minutes on 2 cores)
 	$(PY) -m pytest -q -m spark tests/integration/test_spark_equality.py $(PYTEST_ARGS)
 
 bench: $(STAMP) ## benchmarks; prints a table and writes $(BENCH_JSON)

@@ -69,7 +69,7 @@
     using it declare `-- depends_on: source('ops', 'aeries_attendance_windows')`. -#}
 {% macro attendance_reprocess_from_config() -%}
     {%- if not is_incremental() -%}
-        {%- do return("'-infinity'::date") -%}
+        {%- do return(date_minus_infinity()) -%}
     {%- endif -%}
     {%- set cache = attendance_reprocess_cache() if execute else {} -%}
     {%- if 'boundary' not in cache -%}

@@ -162,3 +162,57 @@
         {{ n }}
     )
 {%- endmacro %}
+
+
+{#-
+    Strings of a group joined in a given order (dbt.listagg's Spark version ignores the order);
+    nulls skipped, null when there are none. Postgres string_agg(... order by ...). Spark: the
+    (order, value) pairs collected and sorted, not listagg ... within group: Spark 4.x fails on
+    that (ClassCastException in RewriteDistinctAggregates) next to a count(distinct ...).
+-#}
+{% macro ordered_string_agg(expr, delimiter, order_by) -%}
+    {{ return(adapter.dispatch('ordered_string_agg', 'school_data')(expr, delimiter, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(expr, delimiter, order_by) -%}
+    string_agg({{ expr }}, '{{ delimiter }}' order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(expr, delimiter, order_by) -%}
+    case
+        when count({{ expr }}) > 0
+            then array_join(
+                transform(
+                    array_sort(collect_list(
+                        case when ({{ expr }}) is not null then named_struct('k', {{ order_by }}, 'v', {{ expr }}) end
+                    )),
+                    pair -> pair.v
+                ),
+                '{{ delimiter }}'
+            )
+    end
+{%- endmacro %}
+
+
+{#- the value of a group's row with the greatest `order_by` (unique within the group) -#}
+{% macro value_at_max(expr, order_by) -%}
+    {{ return(adapter.dispatch('value_at_max', 'school_data')(expr, order_by)) }}
+{%- endmacro %}
+
+{% macro default__value_at_max(expr, order_by) -%}
+    (array_agg({{ expr }} order by {{ order_by }} desc))[1]
+{%- endmacro %}
+
+{% macro spark__value_at_max(expr, order_by) -%}
+    max_by({{ expr }}, {{ order_by }})
+{%- endmacro %}
+
+
+{#- a date before every real one (a full build's reprocess boundary): Postgres '-infinity' -#}
+{% macro date_minus_infinity() -%}
+    {{ return(adapter.dispatch('date_minus_infinity', 'school_data')()) }}
+{%- endmacro %}
+
+{% macro default__date_minus_infinity() -%}'-infinity'::date{%- endmacro %}
+
+{% macro spark__date_minus_infinity() -%}date '0001-01-01'{%- endmacro %}

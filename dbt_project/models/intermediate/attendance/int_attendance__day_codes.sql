@@ -2,9 +2,10 @@
 {#- Unique keys lead with school and date, not student: a night's rows then land at the end of
     each school's range of the index instead of inside every student's, which by May dirtied the
     whole index every night (the write cost grew with the year). -#}
+{#- Spark: a full table build (docs/scale.md, "What is portable") -#}
 {{
     config(
-        materialized='incremental',
+        materialized=('table' if target.type == 'spark' else 'incremental'),
         post_hook='{{ refresh_statistics(this) }}',
         pre_hook=[
             "{{ refresh_statistics(source('aeries', 'attendance_days')) }}",
@@ -63,9 +64,9 @@ period_rollup as (
             when count(distinct categories.attendance_category) filter (where categories.is_absence) = 1
                 then max(categories.attendance_category) filter (where categories.is_absence)
         end as periods_absence_category,
-        string_agg(
-            periods.period || ':' || coalesce(periods.attendance_code, ''), ',' order by periods.period
-        ) as period_codes,
+        {{ ordered_string_agg(
+            "periods.period || ':' || coalesce(periods.attendance_code, '')", ',', 'periods.period'
+        ) }} as period_codes,
         {%- for p in range(10) %}
             max(
                 case

@@ -2,9 +2,10 @@
     enrolled days: what fct_attendance_student_year adds up, so a night re-aggregates the
     reprocessed month(s), not the whole year. Incremental on top of the daily fact's own rebuilds
     (macro attendance_months_reprocess_filter). -#}
+{#- Spark: a full table build (docs/scale.md, "What is portable") -#}
 {{
     config(
-        materialized='incremental',
+        materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='replace_student_months',
         on_schema_change='fail',
         post_hook='{{ refresh_statistics(this) }}',
@@ -31,9 +32,9 @@ daily as (
 select
     student_id::bigint as student_id,
     school_code::bigint as school_code,
-    school_year::text as school_year,
+    school_year::{{ type_text() }} as school_year,
     month_start::date as month_start,
-    (array_agg(grade_level order by calendar_date desc))[1]::integer as grade_level,
+    {{ value_at_max('grade_level', 'calendar_date') }}::integer as grade_level,
     min(calendar_date)::date as first_enrolled_date,
     max(calendar_date)::date as last_enrolled_date,
     count(*)::integer as days_enrolled,
@@ -51,7 +52,8 @@ select
     count(*) filter (where is_absent and not is_full_day_absent)::integer as days_partially_absent,
     sum(periods_absent)::bigint as periods_absent,
     -- enrolled days in date order, 1 = present: the recent-window rate takes the last N of the year
-    string_agg(case when is_present then '1' else '0' end, '' order by calendar_date)::text as presence_pattern,
-    now()::timestamptz as built_at
+    {{ ordered_string_agg("case when is_present then '1' else '0' end", '', 'calendar_date') }}::{{ type_text() }}
+        as presence_pattern,
+    now()::{{ type_instant() }} as built_at
 from daily
 group by student_id, school_code, school_year, month_start

@@ -21,12 +21,12 @@ students as (
 final as (
 
     select
-        cast({{ sis_column }} as text) as iready_student_id,
+        cast({{ sis_column }} as {{ type_text() }}) as iready_student_id,
         min(student_id) as student_id,
         count(distinct student_id) as sis_students_count
     from students
     where {{ sis_column }} is not null
-    group by cast({{ sis_column }} as text)
+    group by cast({{ sis_column }} as {{ type_text() }})
 
 )
 

@@ -28,7 +28,7 @@ spans as (
 
     select
         enrollment.*,
-        cast(substring(enrollment.academic_year from '^(\d{4})') as integer) as school_year_start,
+        cast({{ regex_substr('enrollment.academic_year', '^[0-9]{4}') }} as integer) as school_year_start,
         row_number() over (
             partition by enrollment.student_id, enrollment.academic_year
             order by enrollment.enter_date desc, enrollment.leave_date desc nulls first

@@ -1,9 +1,11 @@
 {#- Unique keys lead with school and date, not student: a night's rows then land at the end of
     each school's range of the index instead of inside every student's, which by May dirtied the
     whole index every night (the write cost grew with the year). -#}
+{#- Spark: a full table build, no contract (docs/scale.md, "What is portable") -#}
 {{
     config(
-        materialized='incremental',
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        contract={'enforced': target.type != 'spark'},
         post_hook='{{ refresh_statistics(this) }}',
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='source_loaded_at',
@@ -126,14 +128,14 @@ final as (
         student_id::bigint as student_id,
         school_code::bigint as school_code,
         calendar_date::date as calendar_date,
-        school_year::text as school_year,
+        school_year::{{ type_text() }} as school_year,
         school_day_number::integer as school_day_number,
         grade_level::integer as grade_level,
         is_negative_attendance::boolean as is_negative_attendance,
         is_period_attendance::boolean as is_period_attendance,
-        all_day_code::text as all_day_code,
-        period_codes::text as period_codes,
-        attendance_category::text as attendance_category,
+        all_day_code::{{ type_text() }} as all_day_code,
+        period_codes::{{ type_text() }} as period_codes,
+        attendance_category::{{ type_text() }} as attendance_category,
         is_enrolled_day::boolean as is_enrolled_day,
         (is_enrolled_day and not is_full_day_absent)::boolean as is_present,
         (is_enrolled_day and (is_full_day_absent or periods_absent > 0))::boolean as is_absent,
@@ -149,7 +151,7 @@ final as (
         periods_absent::integer as periods_absent,
         periods_tardy::integer as periods_tardy,
         {%- for p in range(10) %}
-            period_{{ p }}_status::text as period_{{ p }}_status,
+            period_{{ p }}_status::{{ type_text() }} as period_{{ p }}_status,
         {%- endfor %}
         (
             case
@@ -164,9 +166,9 @@ final as (
         )::numeric(5, 2) as daily_attendance_pct,
         correction_deadline::date as correction_deadline,
         can_be_corrected::boolean as can_be_corrected,
-        source_loaded_at::timestamptz as source_loaded_at,
+        source_loaded_at::{{ type_instant() }} as source_loaded_at,
         -- what this build rebuilt, for int_attendance__student_months (incremental on top of this)
-        now()::timestamptz as built_at,
+        now()::{{ type_instant() }} as built_at,
         {{ attendance_reprocess_from_config() }}::date as reprocessed_from
     from flagged
 )

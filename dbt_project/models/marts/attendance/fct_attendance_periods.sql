@@ -1,9 +1,11 @@
 {#- Unique keys lead with school and date, not student: a night's rows then land at the end of
     each school's range of the index instead of inside every student's, which by May dirtied the
     whole index every night (the write cost grew with the year). -#}
+{#- Spark: a full table build, no contract (docs/scale.md, "What is portable") -#}
 {{
     config(
-        materialized='incremental',
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        contract={'enforced': target.type != 'spark'},
         post_hook='{{ refresh_statistics(this) }}',
         incremental_strategy='replace_from_date',
         reprocess_loaded_at='source_loaded_at',
@@ -46,21 +48,22 @@ final as (
         periods.student_id::bigint as student_id,
         periods.school_code::bigint as school_code,
         periods.calendar_date::date as calendar_date,
-        periods.period::text as period,
+        periods.period::{{ type_text() }} as period,
         periods.section_number::bigint as section_number,
-        periods.attendance_code::text as attendance_code,
-        coalesce(categories.attendance_category, 'unexcused')::text as attendance_category,
+        periods.attendance_code::{{ type_text() }} as attendance_code,
+        coalesce(categories.attendance_category, 'unexcused')::{{ type_text() }} as attendance_category,
         coalesce(categories.is_absence, true)::boolean as is_absent,
         coalesce(categories.is_excused, false)::boolean as is_excused,
         coalesce(categories.is_unexcused, categories.attendance_category is null)::boolean as is_unexcused,
         coalesce(categories.is_tardy, false)::boolean as is_tardy,
         coalesce(categories.is_suspension, false)::boolean as is_suspended,
         (categories.attendance_category is null)::boolean as is_unknown_code,
-        coalesce(instructional_days.school_year, {{ attendance_school_year('periods.calendar_date') }})::text
-            as school_year,
+        coalesce(
+            instructional_days.school_year, {{ attendance_school_year('periods.calendar_date') }}
+        )::{{ type_text() }} as school_year,
         instructional_days.correction_deadline::date as correction_deadline,
         coalesce(instructional_days.can_be_corrected, false)::boolean as can_be_corrected,
-        periods.loaded_at::timestamptz as source_loaded_at
+        periods.loaded_at::{{ type_instant() }} as source_loaded_at
     from periods
     left join categories
         on

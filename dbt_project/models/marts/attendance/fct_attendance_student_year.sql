@@ -1,6 +1,8 @@
+{#- Spark: a full table build, no contract (docs/scale.md, "What is portable") -#}
 {{
     config(
-        materialized='incremental',
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        contract={'enforced': target.type != 'spark'},
         incremental_strategy='replace_school_years',
         on_schema_change='fail',
         post_hook='{{ refresh_statistics(this) }}',
@@ -75,7 +77,7 @@ totals as (
         student_id,
         school_code,
         school_year,
-        (array_agg(grade_level order by month_start desc))[1] as grade_level,
+        {{ value_at_max('grade_level', 'month_start') }} as grade_level,
         min(first_enrolled_date) as first_enrolled_date,
         max(last_enrolled_date) as last_enrolled_date,
         sum(days_enrolled) as days_enrolled,
@@ -91,7 +93,7 @@ totals as (
         sum(days_partially_absent) as days_partially_absent,
         sum(periods_absent) as periods_absent,
         -- the last N enrolled days of the year, 1 = present
-        right(string_agg(presence_pattern, '' order by month_start), {{ recent_days }}) as recent_pattern,
+        right({{ ordered_string_agg('presence_pattern', '', 'month_start') }}, {{ recent_days }}) as recent_pattern,
         max(built_at) as source_built_at
     from months
     group by student_id, school_code, school_year
@@ -108,7 +110,7 @@ rates as (
         -- exact comparison in numeric: absent / enrolled >= threshold  <=>  absent >= threshold * enrolled
         (
             totals.days_enrolled >= {{ min_days }}
-            and totals.days_absent >= {{ threshold }}::numeric * totals.days_enrolled
+            and totals.days_absent >= {{ threshold }}::{{ type_exact_numeric() }} * totals.days_enrolled
         ) as is_chronically_absent
     from totals
 ),
@@ -131,7 +133,7 @@ recomputed as (
     select
         student_id::bigint as student_id,
         school_code::bigint as school_code,
-        school_year::text as school_year,
+        school_year::{{ type_text() }} as school_year,
         grade_level::integer as grade_level,
         first_enrolled_date::date as first_enrolled_date,
         last_enrolled_date::date as last_enrolled_date,
@@ -152,11 +154,11 @@ recomputed as (
         is_chronic_absence_eligible::boolean as is_chronic_absence_eligible,
         is_chronically_absent::boolean as is_chronically_absent,
         attendance_tier_rank::integer as attendance_tier_rank,
-        attendance_tier::text as attendance_tier,
+        attendance_tier::{{ type_text() }} as attendance_tier,
         recent_days_enrolled::integer as recent_days_enrolled,
         recent_attendance_rate::numeric(5, 2) as recent_attendance_rate,
         (recent_attendance_rate - attendance_rate)::numeric(6, 2) as recent_rate_change_pct_points,
-        source_built_at::timestamptz as source_built_at
+        source_built_at::{{ type_instant() }} as source_built_at
     from tiered
 ),
 
@@ -252,7 +254,7 @@ final as (
                 when recent_rate_change_pct_points < -{{ trend_band }} then 'declining'
                 else 'stable'
             end
-        )::text as attendance_trend,
+        )::{{ type_text() }} as attendance_trend,
         source_built_at
     from combined
 )

@@ -1,3 +1,5 @@
+{#- the contract is Postgres' (docs/scale.md, "What is portable") -#}
+{{ config(contract={'enforced': target.type != 'spark'}) -}}
 with
 
 diagnostics as (
