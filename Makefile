@@ -129,8 +129,8 @@ serve: $(STAMP) ## the operations service on http://127.0.0.1:8090: sync API, we
 unit-test: $(STAMP) ## fast tests only
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: $(STAMP) lint ## lint, then the whole suite (starts its own database and simulators)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+test: $(SPARK_STAMP) lint ## lint, then the whole suite, the Spark equality test included (starts its own database and simulators)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m 'spark or not spark' $(PYTEST_ARGS)
 
 .PHONY: setup-spark transform-spark test-spark
 $(SPARK_STAMP): $(STAMP) pyproject.toml

@@ -27,6 +27,7 @@ set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 # left running a long file alone at the end while the other idles.
 SLOW_FILES_FIRST = (
     "tests/integration/test_attendance_nights.py",
+    "tests/integration/test_spark_equality.py",
     "tests/integration/test_deployment_shapes.py",
     "tests/integration/test_demo.py",
     "tests/integration/test_aeries_files_marts.py",
