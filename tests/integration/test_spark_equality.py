@@ -4,8 +4,8 @@ built by dbt on both engines; the models ported to Spark (selector ``spark``, do
 hold the same rows, value by value. A second night with corrections in between exercises the
 lake's append-only window replacement against Postgres' delete-and-insert.
 
-Needs the ``spark`` extra (pyspark, dbt-spark) and Java 17: marker ``spark``, excluded from
-``make test``; run it with ``make test-spark``.
+Needs the ``spark`` extra (pyspark, dbt-spark) and Java 17: marker ``spark``, which keeps it out
+of a plain ``pytest``; ``make test`` installs the extra and runs it, ``make test-spark`` runs it alone.
 """
 
 from __future__ import annotations
