@@ -5,6 +5,7 @@
     that changed a few days of a year changes a few per cent of the rows, and an ANALYZE of a
     large table for that cost a second per model, most of the nightly's fixed cost. Stale is
     autovacuum's own rule: more rows modified since the last analyze than `share` of the table.
+    A relation that does not exist renders nothing (the model that reads it reports it).
     The counters count committed changes only, so an incremental build's own batch is counted
     at the next build's check. Postgres only: on Spark it renders nothing (no statistics to keep).
 -#}
@@ -21,7 +22,7 @@
                     or n_mod_since_analyze > {{ share }} * greatest(n_live_tup, 1000)
                 from pg_stat_user_tables
                 where relid = to_regclass('{{ relation }}')
-            ), true)
+            ), to_regclass('{{ relation }}') is not null)
         {%- endset -%}
         {%- if run_query(check).columns[0].values()[0] -%}
             analyze {{ relation }}
