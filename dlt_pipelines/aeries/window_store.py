@@ -229,21 +229,16 @@ def _removed(cur, table: str, incoming: str, keys: str) -> dict[int, tuple[int, 
     row twice), not a NOT EXISTS inside the aggregate's FILTER: Postgres cannot turn that into
     an anti-join, so it ran the subquery once per held row, each a scan of the incoming rows,
     and a backfill of a year (millions of rows on both sides) ran for hours."""
-    if not _exists(cur, incoming):
-        cur.execute(
-            f"select w.window_key, count(*), count(*) from _aeries_apply w join {table} t"
-            " on t.school_code = w.school_code and t.calendar_date between w.start_date and w.end_date"
-            " group by w.window_key")
-        return {int(k): (int(n), int(r)) for k, n, r in cur.fetchall()}
-    columns = keys.split(", ")
-    match = " and ".join(f"i.{k} = t.{k}" for k in columns)
+    lacking, answer = "true", ""  # no incoming table: the new answer holds nothing
+    if _exists(cur, incoming):
+        match = " and ".join(f"i.{k} = t.{k}" for k in keys.split(", "))
+        lacking = "i._window_key is null"
+        answer = (f" left join (select distinct _window_key, {keys} from {incoming}) i"
+                  f" on i._window_key = w.window_key and {match}")
     cur.execute(
-        f"select w.window_key, count(*), count(*) filter (where i._window_key is null)"
+        f"select w.window_key, count(*), count(*) filter (where {lacking})"
         f" from _aeries_apply w join {table} t on t.school_code = w.school_code"
-        " and t.calendar_date between w.start_date and w.end_date"
-        f" left join (select distinct _window_key, {keys} from {incoming}) i"
-        f" on i._window_key = w.window_key and {match}"
-        " group by w.window_key")
+        f" and t.calendar_date between w.start_date and w.end_date{answer} group by w.window_key")
     return {int(k): (int(n), int(r)) for k, n, r in cur.fetchall()}
 
 
