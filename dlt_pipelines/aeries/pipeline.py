@@ -223,6 +223,9 @@ class _Trouble:
 def _count_applied(sync: SyncRun, applied: window_store.ApplyResult, trouble: _Trouble) -> None:
     sync.add_count("attendance_days", applied.days)
     sync.add_count("attendance_periods", applied.periods)
+    # rows new or changed since the last fetch (a re-fetched look-back repeats the rest)
+    sync.add_count("attendance_days_written", applied.days_written)
+    sync.add_count("attendance_periods_written", applied.periods_written)
     sync.add_count("attendance_windows", applied.windows)
     sync.add_count("attendance_days_deleted", applied.days_deleted)
     sync.add_count("attendance_periods_deleted", applied.periods_deleted)

@@ -6,11 +6,15 @@ then, in ONE transaction:
 
 1. counts what each window would remove (student-days held now and missing from the new answer)
    and holds back a window that would remove more than a set share (:class:`DeleteGuard`);
-2. deletes every row of ``attendance_days`` / ``attendance_periods`` whose school and date fall
-   in a pending window (by date range, so a date whose only absence was cleared is emptied too);
-3. inserts the window's fresh rows;
-4. records the window in ``ops.aeries_attendance_windows`` (the chunk-completion state; dbt reads
-   its ``applied_at`` to rebuild every replaced date, including dates left with no rows);
+2. makes ``attendance_days`` / ``attendance_periods`` hold, for every school and date of a
+   pending window, exactly the window's fresh rows (by date range, so a date whose only absence
+   was cleared is emptied too), writing only the difference: held rows the answer lacks are
+   deleted, answer rows not held are inserted, and a row the answer repeats keeps its
+   ``_loaded_at``. ``_loaded_at`` is thus when a row's content arrived, and a night that
+   re-fetches its look-back writes what changed, not the window;
+3. logs every student-day that lost a row in ``attendance_removals`` (a cleared absence leaves no
+   row behind to carry a load time): with the rows loaded since, the student-days dbt rebuilds;
+4. records the window in ``ops.aeries_attendance_windows`` (the chunk-completion state);
 5. empties the incoming tables.
 
 Only a 200 with a JSON array reaches this module (see :mod:`.client`): a failed request lands
@@ -41,6 +45,7 @@ PERIODS = f"{DATASET_NAME}.attendance_periods"
 DAYS_IN = f"{DATASET_NAME}.attendance_days_incoming"
 PERIODS_IN = f"{DATASET_NAME}.attendance_periods_incoming"
 WINDOWS_IN = f"{DATASET_NAME}.attendance_windows_incoming"
+REMOVALS = f"{DATASET_NAME}.attendance_removals"
 STATE = "ops.aeries_attendance_windows"
 
 DDL = f"""
@@ -54,7 +59,9 @@ create table if not exists {DAYS} (
     _loaded_at timestamptz not null,
     _dlt_load_id text not null
 );
-create index if not exists attendance_days_window_idx on {DAYS} (school_code, calendar_date);
+-- a window's rows (school and dates), and a student-day's (dbt rebuilds changed student-days)
+create index if not exists attendance_days_key_idx on {DAYS} (school_code, calendar_date, student_id);
+drop index if exists {DATASET_NAME}.attendance_days_window_idx;
 -- dbt's incremental attendance models look up the dates loaded since their last build
 create index if not exists attendance_days_loaded_idx on {DAYS} (_loaded_at, calendar_date);
 create table if not exists {PERIODS} (
@@ -67,8 +74,17 @@ create table if not exists {PERIODS} (
     _loaded_at timestamptz not null,
     _dlt_load_id text not null
 );
-create index if not exists attendance_periods_window_idx on {PERIODS} (school_code, calendar_date);
+create index if not exists attendance_periods_key_idx on {PERIODS} (school_code, calendar_date, student_id);
+drop index if exists {DATASET_NAME}.attendance_periods_window_idx;
 create index if not exists attendance_periods_loaded_idx on {PERIODS} (_loaded_at, calendar_date);
+-- student-days that lost a day row or a period mark, and when (dbt rebuilds them)
+create table if not exists {REMOVALS} (
+    school_code bigint not null,
+    student_id bigint not null,
+    calendar_date date not null,
+    _loaded_at timestamptz not null
+);
+create index if not exists attendance_removals_loaded_idx on {REMOVALS} (_loaded_at, calendar_date);
 create table if not exists {STATE} (
     window_key bigint primary key,
     school_code bigint not null,
@@ -86,6 +102,13 @@ create index if not exists aeries_attendance_windows_school_idx on {STATE} (scho
 -- dbt's incremental attendance models rebuild every window applied since their newest row
 create index if not exists aeries_attendance_windows_applied_idx on {STATE} (applied_at);
 """
+
+# A row's content, compared whole when a window is replaced: column -> how the incoming row gives it
+_KEY = {"school_code": "i.school_code", "student_id": "i.student_id", "calendar_date": "i.calendar_date"}
+DAY_COLUMNS = {**_KEY, "all_day_attendance_code": "coalesce(i.all_day_attendance_code, '')"}
+PERIOD_COLUMNS = {**_KEY, "period": "i.period", "section_number": "i.section_number",
+                  "attendance_code": "coalesce(i.attendance_code, '')"}
+NULLABLE = {"section_number"}
 
 # A window may remove at most this share of the student-days the warehouse holds for its school
 # and dates (docs/aeries.md, "Deletes"); beyond it the window is held back unless allowed.
@@ -111,6 +134,8 @@ class ApplyResult:
     days: int = 0
     periods: int = 0
     discarded: int = 0
+    days_written: int = 0      # rows of the answer not held before (new or changed), so inserted
+    periods_written: int = 0
     days_deleted: int = 0      # student-days held before and absent from the new answer
     periods_deleted: int = 0   # period marks likewise
     held_back: list[HeldBack] = field(default_factory=list)
@@ -279,30 +304,9 @@ def apply_pending(warehouse: wh.Warehouse | None = None, guard: DeleteGuard | No
                     cur.execute(f"analyze {incoming}")
             good = _hold_back(cur, good, guard, result)
         if good:
-            # More rows than fetched only happens when dlt replayed a load job: keep one copy.
-            replayed = any(day_counts.get(r[0], 0) > r[6] or period_counts.get(r[0], 0) > r[7] for r in good)
-            distinct = "distinct " if replayed else ""
-            for table in (DAYS, PERIODS):
-                cur.execute(f"delete from {table} t using _aeries_apply w where t.school_code = w.school_code"
-                            " and t.calendar_date between w.start_date and w.end_date")
-            if _exists(cur, DAYS_IN):
-                cur.execute(
-                    f"insert into {DAYS} (school_code, student_id, calendar_date, all_day_attendance_code,"
-                    " _loaded_at, _dlt_load_id)"
-                    f" select {distinct}i.school_code, i.student_id, i.calendar_date,"
-                    " coalesce(i.all_day_attendance_code, ''), %s, w.load_id"
-                    f" from {DAYS_IN} i join _aeries_apply w on w.window_key = i._window_key", (applied_at,))
-                result.days = cur.rowcount
-            if _exists(cur, PERIODS_IN):
-                cur.execute(
-                    f"insert into {PERIODS} (school_code, student_id, calendar_date, period, section_number,"
-                    " attendance_code, _loaded_at, _dlt_load_id)"
-                    f" select {distinct}i.school_code, i.student_id, i.calendar_date, i.period,"
-                    " i.section_number,"
-                    " coalesce(i.attendance_code, ''), %s, w.load_id"
-                    f" from {PERIODS_IN} i join _aeries_apply w on w.window_key = i._window_key",
-                    (applied_at,))
-                result.periods = cur.rowcount
+            result.days, result.days_written = _replace(cur, DAYS, DAYS_IN, DAY_COLUMNS, applied_at)
+            result.periods, result.periods_written = _replace(cur, PERIODS, PERIODS_IN, PERIOD_COLUMNS,
+                                                              applied_at)
             cur.execute(f"insert into {STATE} (window_key, school_code, start_date, end_date, as_of, run_id,"
                         " days, periods, final, applied_at) select window_key, school_code, start_date,"
                         " end_date, as_of, run_id, days, periods, final, %s from _aeries_apply"
@@ -310,6 +314,45 @@ def apply_pending(warehouse: wh.Warehouse | None = None, guard: DeleteGuard | No
             result.windows = len(good)
         _empty_incoming(cur)
     return result
+
+
+def _replace(cur, table: str, incoming: str, columns: dict[str, str], applied_at) -> tuple[int, int]:
+    """Make ``table`` hold exactly the pending windows' answer in their schools and dates, writing
+    only the difference (see the module doc). ``columns``: the row's content, compared whole, and
+    how each is read from the incoming table. Returns (rows in the answer, rows inserted).
+
+    The answer and the held rows are copied to temp tables first (both a few days of a few
+    schools, read by the window index) and compared with EXCEPT, which matches nulls too; a
+    replayed load job's duplicate rows collapse there."""
+    names = ", ".join(columns)
+    label = table.rsplit(".", 1)[-1]
+    answer, held = f"_aeries_answer_{label}", f"_aeries_held_{label}"
+    if _exists(cur, incoming):
+        values = ", ".join(f"{expr} as {name}" for name, expr in columns.items())
+        cur.execute(f"create temp table {answer} on commit drop as select distinct {values}"
+                    f" from {incoming} i join _aeries_apply w on w.window_key = i._window_key")
+    else:  # nothing landed for this table: the answer holds no rows
+        cur.execute(f"create temp table {answer} on commit drop as select {names} from {table} limit 0")
+    cur.execute(f"create temp table {held} on commit drop as select {', '.join('t.' + c for c in columns)}"
+                f" from {table} t join _aeries_apply w on t.school_code = w.school_code"
+                " and t.calendar_date between w.start_date and w.end_date")
+    cur.execute(f"create temp table {held}_gone on commit drop as"
+                f" select {names} from {held} except select {names} from {answer}")
+    cur.execute(f"create temp table {answer}_new on commit drop as"
+                f" select {names} from {answer} except select {names} from {held}")
+    match = " and ".join(f"t.{c} is not distinct from g.{c}" if c in NULLABLE else f"t.{c} = g.{c}"
+                         for c in columns)
+    cur.execute(f"delete from {table} t using {held}_gone g where {match}")
+    cur.execute(f"insert into {REMOVALS} (school_code, student_id, calendar_date, _loaded_at)"
+                f" select distinct school_code, student_id, calendar_date, %s from {held}_gone",
+                (applied_at,))
+    cur.execute(f"insert into {table} ({names}, _loaded_at, _dlt_load_id)"
+                f" select {', '.join('n.' + c for c in columns)}, %s, w.load_id from {answer}_new n"
+                " join _aeries_apply w on n.school_code = w.school_code"
+                " and n.calendar_date between w.start_date and w.end_date", (applied_at,))
+    written = cur.rowcount
+    cur.execute(f"select count(*) from {answer}")
+    return int(cur.fetchone()[0]), written
 
 
 def _hold_back(cur, good: list[tuple], guard: DeleteGuard, result: ApplyResult) -> list[tuple]:

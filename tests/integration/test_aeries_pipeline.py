@@ -167,13 +167,30 @@ def test_next_day_incremental_picks_up_new_day_and_corrections_in_both_direction
     key = (cleared.school_code, cleared.student_id, cleared.calendar_date.isoformat())
     assert key in {row[:3] for row in before[0]}
 
+    (first_load,), = sql("select max(_loaded_at) from raw_aeries.attendance_periods")
+
     sim.advance_day(1)
     assert run_cli() == 0
     # the lookback (7 days) was fetched again as of the new day; older dates stay as they were
     cutoff = day - timedelta(days=6)
     old = truth(district, day, end=cutoff - timedelta(days=1))
     new = truth(district, sim.today, start=cutoff)
-    assert_matches((old[0] + new[0], old[1] + new[1]), landed())
+    now = landed()
+    assert_matches((old[0] + new[0], old[1] + new[1]), now)
+    # only the difference was written: a row the re-fetch repeated keeps its first load time, and
+    # every student-day that lost a row (cleared, or its old code replaced) is logged for dbt
+    written_days = set(sql("select school_code, student_id, calendar_date::text, all_day_attendance_code"
+                           " from raw_aeries.attendance_days where _loaded_at > %s", first_load))
+    written_periods = set(sql("select school_code, student_id, calendar_date::text, period, section_number,"
+                              " attendance_code from raw_aeries.attendance_periods where _loaded_at > %s",
+                              first_load))
+    assert written_days == set(now[0]) - set(before[0])
+    assert written_periods == set(now[1]) - set(before[1])
+    assert any(row[2] < sim.today.isoformat() for row in written_days), "the correction was written"
+    lost = {row[:3] for row in set(before[0]) - set(now[0])} | {row[:3] for row in set(before[1]) - set(now[1])}
+    assert key in lost
+    assert set(sql("select school_code, student_id, calendar_date::text from raw_aeries.attendance_removals"
+                   " where _loaded_at > %s", first_load)) == lost
 
     days_now = {row[:3]: row[3] for row in landed()[0]}
     assert key not in days_now, "a cleared absence must vanish"

@@ -1,170 +1,186 @@
 {#-
-    First date an incremental attendance model rebuilds (see the docs block
-    attendance_incremental_rule). The earliest of:
-      - the first date of a school/date window the Aeries pipeline replaced after the newest
-        `loaded_at_column` in the table (ops.aeries_attendance_windows.applied_at; the raw rows of
-        a window carry the same time), so dates left with no rows are rebuilt too,
-      - a date whose raw Aeries rows were loaded after the newest `loaded_at_column` in the table,
-      - with correction_window=true, a day correctable now or at the previous build (its
-        can_be_corrected flag may have flipped),
-      - the day after the newest date in the table.
-    An empty table rebuilds everything; a full build (not incremental) uses '-infinity'.
+    What an incremental attendance model rebuilds (docs block attendance_incremental_rule): a plan
+    of three parts, worked out once per model and run and written into its SQL as literals, so
+    the model's SELECT and its strategy's DELETE agree and the planner sees real bounds:
 
-    Evaluated at run time as a few small queries whose results are rendered as a date literal,
-    so the model's SELECT and the strategy's DELETE use the same boundary, and each lookup is one
-    index probe with literal bounds the planner can estimate: the raw tables carry an index on
-    (_loaded_at, calendar_date) (created by the Aeries pipeline), the models indexes on their
-    loaded-at column and calendar_date (the correction-window lookup reads the calendar). As one statement
-    with sub-selects the planner could not see the bounds and read whole tables: seconds per
-    model on a district, minutes on a large one.
+      - `from`: every date on or after it (the dates after the newest one in the table, i.e. the
+        new school days; for a spine model also the dates after the as-of date, which leave);
+      - `keys`: the earlier student-days whose raw Aeries rows arrived after the newest load
+        already in the table, or that lost a row since (raw_aeries.attendance_removals). The
+        pipeline writes only rows that are new or changed (a re-fetched look-back keeps its load
+        time), so these are the night's corrections, not its look-back window. More than
+        `max_keys` of them (a refetch sweep, a first build after an upgrade) and `from` moves
+        back to the earliest of them instead;
+      - `students` (config reprocess_changed_students): every row of a student whose schedule
+        length (int_attendance__student_schedules) or enrollment spans
+        (int_attendance__student_enrollments) changed since the table's newest build.
+
+    An empty table, or a full build, rebuilds everything (`from` = -infinity).
 -#}
-{% macro attendance_reprocess_from(loaded_at_column, raw_tables, correction_window=false, windows_table=none) -%}
+{% macro attendance_reprocess_plan() -%}
     {%- if not (is_incremental() and execute) -%}
-        '-infinity'::date
-    {%- else -%}
-        {#- two index probes; no date (calendar_date is never null) means an empty table -#}
-        {%- set table_state = run_query(
-            "select max(" ~ loaded_at_column ~ ")::text, max(calendar_date)::text from " ~ this
-        ).rows[0] -%}
-        {%- set newest_load, newest_date = table_state[0], table_state[1] -%}
-        {%- if newest_date is none -%}
-            '-infinity'::date
-        {%- else -%}
-            {#- `calendar_date + 0` keeps the planner off a min-by-ordered-index scan of all dates -#}
-            {%- set candidates = ["select '" ~ newest_date ~ "'::date + 1"] -%}
-            {%- for raw_table in (raw_tables if newest_load is not none else []) -%}
-                {%- do candidates.append(
-                    "select min(calendar_date + 0) from " ~ raw_table
-                    ~ " where _loaded_at > '" ~ newest_load ~ "'::timestamptz"
-                ) -%}
-            {%- endfor -%}
-            {#- every date of a school/date window the pipeline replaced since, rows left or not:
-                a date whose only absence was cleared lands no row, but its window does -#}
-            {%- if windows_table is not none -%}
-                {%- do candidates.append(
-                    "select min(start_date) from " ~ windows_table
-                    ~ " where applied_at > '" ~ (newest_load or '-infinity') ~ "'::timestamptz"
-                ) -%}
-            {%- endif -%}
-            {%- if correction_window -%}
-                {#- a day correctable now, or at the previous build: its deadline was on or after that
-                    build's as-of date, itself on or after the newest date in the table (a superset).
-                    Read from the calendar (a school's days, not its students'), whose deadlines the
-                    table's rows carry, so the table needs no index for it. -#}
-                {%- do candidates.append(
-                    "select min(calendar_date) from " ~ ref('int_attendance__instructional_days')
-                    ~ " where can_be_corrected or correction_deadline >= '" ~ newest_date ~ "'::date"
-                ) -%}
-            {%- endif -%}
-            {%- set boundary = run_query(
-                "select least((" ~ candidates | join("), (") ~ "))::text"
-            ).rows[0][0] -%}
-            '{{ boundary }}'::date
+        {%- do return({'from': date_minus_infinity(), 'keys': none, 'students': none, 'newest_date': none,
+                       'replay': false}) -%}
+    {%- endif -%}
+    {%- set cache = attendance_reprocess_cache() -%}
+    {%- if 'plan' not in cache -%}
+        {%- do cache.update({'plan': attendance_reprocess_plan_lookup()}) -%}
+    {%- endif -%}
+    {%- do return(cache['plan']) -%}
+{%- endmacro %}
+
+{% macro attendance_reprocess_plan_lookup(max_keys=20000) -%}
+    {%- set loaded_at_column = config.get('reprocess_loaded_at') -%}
+    {#- two index probes; no date (calendar_date is never null) means an empty table -#}
+    {%- set table_state = run_query(
+        "select max(" ~ loaded_at_column ~ ")::text, max(calendar_date)::text, (max(calendar_date) + 1)::text"
+        ~ " from " ~ this
+    ).rows[0] -%}
+    {%- set newest_load, newest_date, after_newest = table_state[0], table_state[1], table_state[2] -%}
+    {%- if newest_date is none -%}
+        {%- do return({'from': "'-infinity'::date", 'keys': none, 'students': none, 'newest_date': none,
+                       'replay': false}) -%}
+    {%- endif -%}
+    {%- set boundary = after_newest -%}
+    {%- set replay = false -%}
+    {%- set as_of = run_query("select (" ~ attendance_as_of_date() ~ ")::text").rows[0][0] -%}
+    {%- if config.get('reprocess_correction_window', false) -%}
+        {#- the as-of date before the newest day held: a replay of an earlier night, which drops
+            the later days (a spine model holds none after the as-of date) and whose flags of
+            the correction window may turn back to true -#}
+        {%- if as_of < newest_date -%}
+            {%- set replay = true -%}
+            {%- set boundary = run_query("select ('" ~ as_of ~ "'::date + 1)::text").rows[0][0] -%}
         {%- endif -%}
     {%- endif -%}
-{%- endmacro %}
-
-{#- The same boundary, from the model's config (reprocess_loaded_at, reprocess_sources,
-    reprocess_correction_window), so the model and the replace_from_date strategy agree. Models
-    using it declare `-- depends_on: source('ops', 'aeries_attendance_windows')`. -#}
-{% macro attendance_reprocess_from_config() -%}
-    {%- if not is_incremental() -%}
-        {%- do return(date_minus_infinity()) -%}
-    {%- endif -%}
-    {%- set cache = attendance_reprocess_cache() if execute else {} -%}
-    {%- if 'boundary' not in cache -%}
-        {%- do cache.update({'boundary': attendance_reprocess_boundary() | trim}) -%}
-    {%- endif -%}
-    {%- do return(cache['boundary']) -%}
-{%- endmacro %}
-
-{% macro attendance_reprocess_boundary() -%}
-    {%- set raw_tables = [] -%}
-    {%- for name in config.get('reprocess_sources', []) -%}
-        {%- do raw_tables.append(source('aeries', name)) -%}
+    {%- set changed = [] -%}
+    {%- for name in config.get('reprocess_sources', []) + ['attendance_removals'] -%}
+        {%- set raw = source('aeries', name) -%}
+        {%- if adapter.get_relation(raw.database, raw.schema, raw.identifier) is not none -%}
+            {#- the raw tables' (_loaded_at, calendar_date) index: the rows arrived since -#}
+            {%- do changed.append(
+                "select school_code, student_id, calendar_date from " ~ raw
+                ~ " where _loaded_at > '" ~ (newest_load or '-infinity') ~ "'::timestamptz"
+                ~ " and calendar_date < '" ~ boundary ~ "'::date"
+            ) -%}
+        {%- endif -%}
     {%- endfor -%}
-    {%- set windows = source('ops', 'aeries_attendance_windows') -%}
-    {%- if execute and adapter.get_relation(windows.database, windows.schema, windows.identifier) is none -%}
-        {%- set windows = none -%}
+    {%- set keys = none -%}
+    {%- if changed -%}
+        {%- set rows = run_query(
+            "select distinct school_code, student_id, calendar_date::text from ("
+            ~ changed | join(" union all ") ~ ") as changed limit " ~ (max_keys + 1)
+        ).rows -%}
+        {%- if rows | length > max_keys -%}
+            {%- set boundary = run_query(
+                "select min(calendar_date)::text from (" ~ changed | join(" union all ") ~ ") as changed"
+            ).rows[0][0] -%}
+        {%- elif rows | length > 0 -%}
+            {%- set listed = [] -%}
+            {%- for row in rows -%}
+                {%- do listed.append(
+                    "(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint, '" ~ row[2] ~ "'::date)"
+                ) -%}
+            {%- endfor -%}
+            {%- set keys = "values " ~ listed | join(", ") -%}
+        {%- endif -%}
     {%- endif -%}
-    {{ attendance_reprocess_from(
-        config.get('reprocess_loaded_at'), raw_tables, config.get('reprocess_correction_window', false),
-        windows
-    ) }}
+    {#- The dates from the boundary to the as-of date, listed: the new days lie past the
+        statistics' histogram (written tonight), where a range predicate is estimated at a row or
+        two and the planner picks nested loops over tens of thousands of rows; an equality list
+        is estimated as a day's share of the table. Dates past the as-of date (none, normally)
+        get a range branch of their own. -#}
+    {%- set listed_dates = run_query(
+        "select coalesce(string_agg(day::date::text, ','), ''), greatest('" ~ boundary ~ "'::date, '"
+        ~ as_of ~ "'::date + 1)::text from generate_series('" ~ boundary ~ "'::date, '" ~ as_of
+        ~ "'::date, interval '1 day') as day"
+    ).rows[0] -%}
+    {%- do return({
+        'from': "'" ~ boundary ~ "'::date",
+        'dates': listed_dates[0].split(',') if listed_dates[0] else [],
+        'after': "'" ~ listed_dates[1] ~ "'::date",
+        'keys': keys,
+        'students': attendance_changed_students(config.get('reprocess_changed_students', false)),
+        'newest_date': newest_date,
+        'replay': replay,
+    }) -%}
+{%- endmacro %}
+
+{#- The first date a build rebuilds whole (see attendance_reprocess_plan), as a date literal. -#}
+{% macro attendance_reprocess_from_config() -%}
+    {%- do return(attendance_reprocess_plan()['from']) -%}
 {%- endmacro %}
 
 {#- Students of fct_attendance_daily whose every row must be rebuilt: their schedule length (the
     most periods ever recorded for them at the school, which sets periods_scheduled on every day)
-    changed since the table's newest build: int_attendance__student_schedules stamps a change
-    (changed_at), and runs before this model. Rendered as a VALUES list, or none. Models with
-    config reprocess_schedule_students=true only; none on a full build. -#}
-{% macro attendance_reprocess_students() -%}
-    {%- if not (is_incremental() and execute and config.get('reprocess_schedule_students', false)) -%}
+    or their enrollment spans (which set the days they have) changed since the table's newest
+    build. Both models stamp a change (changed_at) and run before the fact. Rendered as a VALUES
+    list of (school_code, student_id), or none. -#}
+{% macro attendance_changed_students(enabled) -%}
+    {%- if not enabled -%}
         {%- do return(none) -%}
     {%- endif -%}
-    {%- set cache = attendance_reprocess_cache() -%}
-    {%- if 'students' not in cache -%}
-        {%- set built = run_query("select max(built_at)::text from " ~ this).rows[0][0] or '-infinity' -%}
-        {%- set rows = run_query(
-            "select school_code, student_id from " ~ ref('int_attendance__student_schedules')
-            ~ " where changed_at > '" ~ built ~ "'::timestamptz"
-        ).rows -%}
-        {%- set pairs = [] -%}
-        {%- for row in rows -%}
-            {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
-        {%- endfor -%}
-        {%- do cache.update({'students': ("values " ~ pairs | join(", ")) if pairs else none}) -%}
-    {%- endif -%}
-    {%- do return(cache['students']) -%}
+    {%- set built = run_query("select max(built_at)::text from " ~ this).rows[0][0] or '-infinity' -%}
+    {%- set rows = run_query(
+        "select school_code, student_id from " ~ ref('int_attendance__student_schedules')
+        ~ " where changed_at > '" ~ built ~ "'::timestamptz"
+        ~ " union select school_code, student_id from " ~ ref('int_attendance__student_enrollments')
+        ~ " where changed_at > '" ~ built ~ "'::timestamptz"
+    ).rows -%}
+    {%- set pairs = [] -%}
+    {%- for row in rows -%}
+        {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
+    {%- endfor -%}
+    {%- do return(("values " ~ pairs | join(", ")) if pairs else none) -%}
 {%- endmacro %}
 
-{#- One cache per model and dbt invocation for the lookups above: the model's SQL, its filters and
-    its incremental strategy all ask for the same boundary and students, several times each
-    (each lookup is a few queries; the students' one reads the schedules). Kept in the run's
-    graph, the one object every node's context shares, keyed by invocation so an in-process
-    runner that reuses a manifest never sees an earlier run's answers. -#}
+{#- One cache per model and dbt invocation for the plan: the model's SQL, its row sources and its
+    incremental strategy all ask for it. Kept in the run's graph, the one object every node's
+    context shares, keyed by invocation so an in-process runner that reuses a manifest never
+    sees an earlier run's answers. -#}
 {% macro attendance_reprocess_cache() -%}
     {%- set caches = graph.setdefault('school_data_attendance_reprocess', {}) -%}
     {%- do return(caches.setdefault(invocation_id ~ ' ' ~ this, {})) -%}
 {%- endmacro %}
 
-{#- The row filter of an incremental attendance model: every row on a full build (no predicate,
-    so the planner sees the plain join), dates from the reprocess boundary (a literal) otherwise,
-    plus every date of the students attendance_reprocess_students() names. `alias` qualifies the
-    key columns (school_code, student_id). -#}
-{% macro attendance_reprocess_filter(date_column, alias=none) -%}
-    {%- if is_incremental() -%}
-        {%- set students = attendance_reprocess_students() -%}
-        {%- if students is none -%}
-            {{ date_column }} >= {{ attendance_reprocess_from_config() }}
-        {%- else -%}
-            {%- set prefix = (alias ~ '.') if alias else '' -%}
-            ({{ date_column }} >= {{ attendance_reprocess_from_config() }}
-            or ({{ prefix }}school_code, {{ prefix }}student_id) in ({{ students }}))
-        {%- endif -%}
-    {%- else -%}
-        true
-    {%- endif -%}
-{%- endmacro %}
-
-{#- The rows of `relation` an incremental run of fct_attendance_daily rebuilds, as a union: the
-    dates from the boundary, and the earlier dates of the students attendance_reprocess_students()
-    names. One predicate with an OR kept the planner off both indexes and read the whole year
-    (the large workload's September nights: 44 s for the daily fact); each branch has its own. -#}
-{% macro attendance_reprocess_rows(relation, alias) -%}
+{#- The rows of `relation` (a model or source with school_code, student_id and calendar_date) an
+    incremental build reads, as a UNION ALL subquery with one index-friendly branch per part of
+    the plan: the dates from `from` (listed up to the as-of date, a range after it); the earlier
+    dates of the listed students; the listed student-days, read from `keys_relation` when given
+    (the fact's own rows, whose spine columns a correction does not change). Every row on a full
+    build. `columns`: the select list (`alias`.* by default). -#}
+{% macro attendance_reprocess_rows(relation, alias, keys_relation=none, columns=none) -%}
+    {%- set select_list = columns or (alias ~ '.*') -%}
     {%- if not is_incremental() -%}
-        select {{ alias }}.* from {{ relation }} as {{ alias }}
+        select {{ select_list }} from {{ relation }} as {{ alias }}
     {%- else -%}
-        {%- set boundary = attendance_reprocess_from_config() -%}
-        {%- set students = attendance_reprocess_students() -%}
-        select {{ alias }}.* from {{ relation }} as {{ alias }}
-        where {{ alias }}.calendar_date >= {{ boundary }}
-        {%- if students is not none %}
+        {%- set plan = attendance_reprocess_plan() -%}
+        {%- if plan.get('dates') %}
+            select {{ select_list }} from {{ relation }} as {{ alias }}
+            where {{ alias }}.calendar_date = any(array['{{ plan['dates'] | join("', '") }}']::date[])
             union all
-            select {{ alias }}.* from {{ relation }} as {{ alias }}
+        {%- endif %}
+        select {{ select_list }} from {{ relation }} as {{ alias }}
+        where {{ alias }}.calendar_date >= {{ plan.get('after', plan['from']) }}
+        {%- if plan['students'] is not none %}
+            union all
+            select {{ select_list }} from {{ relation }} as {{ alias }}
             where
-                {{ alias }}.calendar_date < {{ boundary }}
-                and ({{ alias }}.school_code, {{ alias }}.student_id) in ({{ students }})
+                {{ alias }}.calendar_date < {{ plan['from'] }}
+                and ({{ alias }}.school_code, {{ alias }}.student_id) in ({{ plan['students'] }})
+        {%- endif %}
+        {%- if plan['keys'] is not none %}
+            union all
+            select {{ select_list }}
+            from {{ keys_relation or relation }} as {{ alias }}
+            inner join ({{ plan['keys'] }}) as listed (school_code, student_id, calendar_date)
+                on
+                    {{ alias }}.school_code = listed.school_code
+                    and {{ alias }}.calendar_date = listed.calendar_date
+                    and {{ alias }}.student_id = listed.student_id
+            {%- if plan['students'] is not none %}
+                where ({{ alias }}.school_code, {{ alias }}.student_id) not in ({{ plan['students'] }})
+            {%- endif %}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}

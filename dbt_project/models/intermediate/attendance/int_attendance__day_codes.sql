@@ -11,7 +11,7 @@
             "{{ refresh_statistics(source('aeries', 'attendance_days')) }}",
             "{{ refresh_statistics(source('aeries', 'attendance_periods')) }}",
         ],
-        incremental_strategy='replace_from_date',
+        incremental_strategy='replace_changed_days',
         reprocess_loaded_at='loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
         indexes=[
@@ -23,24 +23,20 @@
 }}
 {#- One row per student, school and day that carries any attendance record in Aeries: the
     all-day code and the period codes of the day, categorised. Source of the code snapshot.
-    Incremental by whole dates (strategy replace_from_date: every row from the boundary on is
-    rebuilt, so codes that disappeared from Aeries disappear here too): a run rebuilds every
-    date from the earliest one whose raw rows were loaded after the newest load already here. -#}
+    Incremental (strategy replace_changed_days, docs block attendance_incremental_rule): a run
+    rebuilds the new dates and the student-days whose raw rows arrived or were removed since the
+    newest load already here, so codes that disappeared from Aeries disappear here too. -#}
 -- depends_on: {{ source('aeries', 'attendance_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
--- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
+-- depends_on: {{ source('aeries', 'attendance_removals') }}
 with
 
 days as (
-    select stg_days.*
-    from {{ ref('stg_aeries__attendance_days') }} as stg_days
-    where {{ attendance_reprocess_filter('stg_days.calendar_date') }}
+    {{ attendance_reprocess_rows(ref('stg_aeries__attendance_days'), 'stg_days') }}
 ),
 
 periods as (
-    select stg_periods.*
-    from {{ ref('stg_aeries__attendance_periods') }} as stg_periods
-    where {{ attendance_reprocess_filter('stg_periods.calendar_date') }}
+    {{ attendance_reprocess_rows(ref('stg_aeries__attendance_periods'), 'stg_periods') }}
 ),
 
 categories as (

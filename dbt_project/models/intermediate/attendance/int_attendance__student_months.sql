@@ -1,7 +1,7 @@
 {#- Attendance totals per student, school, school year and month, from fct_attendance_daily's
     enrolled days: what fct_attendance_student_year adds up, so a night re-aggregates the
     reprocessed month(s), not the whole year. Incremental on top of the daily fact's own rebuilds
-    (macro attendance_months_reprocess_filter). -#}
+    (macro attendance_months_reprocess_plan). -#}
 {#- Spark: a full table build (docs/scale.md, "What is portable") -#}
 {{
     config(
@@ -17,16 +17,16 @@
     )
 }}
 
+-- depends_on: {{ ref('int_attendance__student_enrollments') }}
+-- depends_on: {{ ref('int_attendance__student_schedules') }}
 with
 
 daily as (
     select
-        daily.*,
-        date_trunc('month', daily.calendar_date)::date as month_start
-    from {{ ref('fct_attendance_daily') }} as daily
-    where
-        daily.is_enrolled_day
-        and {{ attendance_months_reprocess_filter('daily.calendar_date', 'daily') }}
+        reprocessed.*,
+        date_trunc('month', reprocessed.calendar_date)::date as month_start
+    from ({{ attendance_months_reprocess_rows(ref('fct_attendance_daily'), 'daily') }}) as reprocessed
+    where reprocessed.is_enrolled_day
 )
 
 select

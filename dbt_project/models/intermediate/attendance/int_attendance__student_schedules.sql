@@ -5,6 +5,7 @@
         incremental_strategy='delete+insert',
         unique_key=['school_code', 'student_id'],
         post_hook='{{ refresh_statistics(this) }}',
+        pre_hook='{{ planner_without_nested_loops() }}',
         on_schema_change='fail',
         indexes=[
             {'columns': ['school_code', 'student_id'], 'unique': true},
@@ -16,59 +17,65 @@
     recorded for them there (a negative-attendance school records only coded periods, so the
     schedule is otherwise unknown). fct_attendance_daily sets periods_scheduled on every day from
     it, and rebuilds every day of a student whose length changed since its last build
-    (changed_at). A whole-year aggregate, kept incremental so a night reads what the changed
-    dates hold, not the year. From the first date the day codes changed since the last build
-    (raw rows loaded since, or a window the pipeline replaced, rows left or not):
-      - a student whose maximum was first recorded before that date keeps it (that day did not
-        change), so the new maximum is the larger of it and the changed dates' maximum, and its
-        first date moves only if the changed dates beat it;
-      - a student whose maximum was first recorded on a changed date (it may be gone), or who is
+    (changed_at). A whole-year aggregate, kept incremental so a night reads the student-days that
+    changed since its last build (day codes loaded since, or raw rows removed since):
+      - a student whose maximum was first recorded on a day that did not change keeps it, so the
+        new maximum is the larger of it and the changed days' maximum, and its first date moves
+        only if a changed day beats it;
+      - a student whose maximum was first recorded on a changed day (it may be gone), or who is
         new here, is re-read whole.
     A student with no day code left keeps a row with a null length (the daily fact rebuilds
     their days from it). -#}
--- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
+-- depends_on: {{ source('aeries', 'attendance_removals') }}
 {%- set day_codes = ref('int_attendance__day_codes') %}
 {%- if is_incremental() and execute %}
-    {#- the newest day-code load this table has seen, and the first date changed since -#}
+    {#- the newest day-code load this table has seen -#}
     {%- set seen = run_query("select max(seen_loaded_at)::text from " ~ this).rows[0][0] or '-infinity' %}
-    {%- set windows = source('ops', 'aeries_attendance_windows') %}
-    {%- set candidates = [
-        "select min(calendar_date + 0) from " ~ day_codes ~ " where loaded_at > '" ~ seen ~ "'::timestamptz"
-    ] %}
-    {%- if adapter.get_relation(windows.database, windows.schema, windows.identifier) is not none %}
-        {%- do candidates.append(
-            "select min(start_date) from " ~ windows ~ " where applied_at > '" ~ seen ~ "'::timestamptz"
-        ) %}
-    {%- endif %}
-    {%- set changed_from = run_query("select least((" ~ candidates | join("), (") ~ "))::text").rows[0][0] %}
-    {#- nothing changed: null, which no date reaches -#}
-    {%- set since = ("'" ~ changed_from ~ "'::date") if changed_from else 'null::date' %}
+    {%- set removals = source('aeries', 'attendance_removals') %}
+    {%- set has_removals = adapter.get_relation(removals.database, removals.schema, removals.identifier) is not none %}
 {%- endif %}
 
 with
 
 {% if is_incremental() %}
-    changed_codes as (
+    changed_days as (
+        -- the student-days whose codes changed since: (re)built day codes, and days that lost a raw row
         select
             school_code,
             student_id,
-            calendar_date,
-            periods_recorded
+            calendar_date
         from {{ day_codes }}
-        where calendar_date >= {{ since }}
+        where loaded_at > '{{ seen }}'::timestamptz
+        {%- if has_removals %}
+            union
+            select
+                school_code,
+                student_id,
+                calendar_date
+            from {{ source('aeries', 'attendance_removals') }}
+            where _loaded_at > '{{ seen }}'::timestamptz
+        {%- endif %}
+    ),
+
+    changed_codes as (
+        select
+            day_codes.school_code,
+            day_codes.student_id,
+            day_codes.calendar_date,
+            day_codes.periods_recorded
+        from {{ day_codes }} as day_codes
+        inner join changed_days
+            on
+                day_codes.school_code = changed_days.school_code
+                and day_codes.calendar_date = changed_days.calendar_date
+                and day_codes.student_id = changed_days.student_id
     ),
 
     touched as (
-        select
+        select distinct
             school_code,
             student_id
-        from changed_codes
-        union
-        select
-            school_code,
-            student_id
-        from {{ this }}
-        where max_first_recorded_on >= {{ since }}
+        from changed_days
     ),
 
     reread as (
@@ -80,10 +87,15 @@ with
             on
                 touched.school_code = previous.school_code
                 and touched.student_id = previous.student_id
+        left join changed_days as maximum_day
+            on
+                previous.school_code = maximum_day.school_code
+                and previous.student_id = maximum_day.student_id
+                and previous.max_first_recorded_on = maximum_day.calendar_date
         where
             previous.student_id is null
             or previous.max_periods_recorded is null
-            or previous.max_first_recorded_on >= {{ since }}
+            or maximum_day.student_id is not null
     ),
 {% endif %}
 

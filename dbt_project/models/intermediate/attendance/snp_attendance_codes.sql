@@ -1,7 +1,8 @@
 {#- The SCD2 history of the coded days (docs block attendance_code_history_rule). Once a dbt
     snapshot with the check strategy, which compared every coded day of the year each night; now
     an incremental model over the same table and columns (existing history carries on) that
-    compares only the dates the Aeries pipeline replaced since the last build. Never rebuilt by
+    compares only the new dates and the student-days whose raw rows changed since the last build
+    (attendance_reprocess_plan). Never rebuilt by
     --full-refresh: the history is the only copy. -#}
 {{
     config(
@@ -23,7 +24,7 @@
 }}
 -- depends_on: {{ source('aeries', 'attendance_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
--- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
+-- depends_on: {{ source('aeries', 'attendance_removals') }}
 {%- set version_time = attendance_version_time() %}
 
 with
@@ -36,8 +37,7 @@ coded as (
         coded_days.all_day_code,
         coded_days.period_codes,
         coded_days.loaded_at
-    from {{ ref('int_attendance__coded_days') }} as coded_days
-    where {{ attendance_reprocess_filter('coded_days.calendar_date') }}
+    from ({{ attendance_reprocess_rows(ref('int_attendance__coded_days'), 'coded_days') }}) as coded_days
 ),
 
 {% if is_incremental() %}
@@ -50,10 +50,8 @@ coded as (
             all_day_code,
             period_codes,
             coalesce(dbt_is_deleted, 'False') = 'True' as is_deleted
-        from {{ this }} as history
-        where
-            history.dbt_valid_to = '9999-12-31'::timestamp
-            and {{ attendance_reprocess_filter('history.calendar_date') }}
+        from ({{ attendance_reprocess_rows(this, 'history') }}) as history
+        where history.dbt_valid_to = '9999-12-31'::timestamp
     ),
 
     new_versions as (

@@ -7,11 +7,11 @@
         materialized=('table' if target.type == 'spark' else 'incremental'),
         contract={'enforced': target.type != 'spark'},
         post_hook='{{ refresh_statistics(this) }}',
-        incremental_strategy='replace_from_date',
+        incremental_strategy='replace_changed_days',
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_days', 'attendance_periods'],
         reprocess_correction_window=true,
-        reprocess_schedule_students=true,
+        reprocess_changed_students=true,
         on_schema_change='fail',
         indexes=[
             {'columns': ['school_code', 'calendar_date', 'student_id'], 'unique': true},
@@ -25,13 +25,24 @@
 -- depends_on: {{ ref('int_attendance__instructional_days') }}
 -- depends_on: {{ source('aeries', 'attendance_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
--- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
+-- depends_on: {{ source('aeries', 'attendance_removals') }}
+-- depends_on: {{ ref('int_attendance__student_enrollments') }}
 {% set min_periods = var('attendance_min_scheduled_periods', 6) | int %}
+
+{%- set spine_columns = [
+    'student_id', 'school_code', 'calendar_date', 'school_year', 'school_day_number', 'grade_level',
+    'correction_deadline', 'can_be_corrected', 'is_negative_attendance', 'is_period_attendance',
+] %}
 
 with
 
 spine as (
-    {{ attendance_reprocess_rows(ref('int_attendance__student_days'), 'student_days') }}
+    -- a corrected day keeps its spine: its columns are read back from this table
+    {{ attendance_reprocess_rows(
+        ref('int_attendance__student_days'), 'student_days',
+        keys_relation=this if is_incremental() else none,
+        columns='student_days.' ~ spine_columns | join(', student_days.'),
+    ) }}
 ),
 
 day_codes as (

@@ -7,7 +7,7 @@
         materialized=('table' if target.type == 'spark' else 'incremental'),
         contract={'enforced': target.type != 'spark'},
         post_hook='{{ refresh_statistics(this) }}',
-        incremental_strategy='replace_from_date',
+        incremental_strategy='replace_changed_days',
         reprocess_loaded_at='source_loaded_at',
         reprocess_sources=['attendance_periods'],
         reprocess_correction_window=true,
@@ -19,18 +19,16 @@
         ],
     )
 }}
-{#- docs block fct_attendance_periods_rules; incremental by whole dates, as fct_attendance_daily -#}
+{#- docs block fct_attendance_periods_rules; incremental as fct_attendance_daily (new dates, changed student-days) -#}
 -- depends_on: {{ ref('int_attendance__instructional_days') }}
 -- depends_on: {{ source('aeries', 'attendance_periods') }}
--- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
+-- depends_on: {{ source('aeries', 'attendance_removals') }}
 with
 
 periods as (
-    select stg_periods.*
-    from {{ ref('stg_aeries__attendance_periods') }} as stg_periods
-    where
-        stg_periods.attendance_code is not null
-        and {{ attendance_reprocess_filter('stg_periods.calendar_date') }}
+    select reprocessed.*
+    from ({{ attendance_reprocess_rows(ref('stg_aeries__attendance_periods'), 'stg_periods') }}) as reprocessed
+    where reprocessed.attendance_code is not null
 ),
 
 categories as (

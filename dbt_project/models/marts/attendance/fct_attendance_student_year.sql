@@ -6,6 +6,7 @@
         incremental_strategy='replace_school_years',
         on_schema_change='fail',
         post_hook='{{ refresh_statistics(this) }}',
+        pre_hook='{{ planner_without_nested_loops() }}',
         indexes=[
             {'columns': ['student_id', 'school_code', 'school_year'], 'unique': true},
             {'columns': ['school_code', 'school_year']},
@@ -14,6 +15,8 @@
         ],
     )
 }}
+-- depends_on: {{ ref('int_attendance__student_enrollments') }}
+-- depends_on: {{ ref('int_attendance__student_schedules') }}
 {#- docs block fct_attendance_student_year_rules. Adds up int_attendance__student_months. A night
     recomputes only the students touched (a month of theirs rebuilt since this table's newest
     build, or enrolled on or after the first rebuilt month: their rows may have vanished), and
@@ -28,9 +31,21 @@
     {%- set since = run_query(
         "select coalesce(max(source_built_at), '-infinity')::text from " ~ this
     ).rows[0][0] -%}
+    {#- a student whose enrollment or schedule length changed had every month rebuilt: touched
+        by name below, so their months do not pull the first month back to the year's start -#}
+    {%- set changed = run_query(
+        "select school_code, student_id from " ~ ref('int_attendance__student_enrollments')
+        ~ " where changed_at > '" ~ since ~ "'::timestamptz union select school_code, student_id from "
+        ~ ref('int_attendance__student_schedules') ~ " where changed_at > '" ~ since ~ "'::timestamptz"
+    ).rows -%}
+    {%- set pairs = [] -%}
+    {%- for row in changed -%}
+        {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
+    {%- endfor -%}
     {%- set first_month = run_query(
         "select coalesce(min(month_start), 'infinity')::text from " ~ months_model
         ~ " where built_at > '" ~ since ~ "'::timestamptz"
+        ~ ((" and (school_code, student_id) not in (values " ~ pairs | join(", ") ~ ")") if pairs else "")
     ).rows[0][0] -%}
 {%- endif %}
 
@@ -51,6 +66,29 @@ with
             school_year
         from {{ this }}
         where last_enrolled_date >= '{{ first_month }}'::date
+        union
+        -- every school-year of a student whose enrollment or schedule changed: rows may have vanished
+        select
+            previous.student_id,
+            previous.school_code,
+            previous.school_year
+        from {{ this }} as previous
+        inner join (
+            select
+                school_code,
+                student_id
+            from {{ ref('int_attendance__student_enrollments') }}
+            where changed_at > '{{ since }}'::timestamptz
+            union
+            select
+                school_code,
+                student_id
+            from {{ ref('int_attendance__student_schedules') }}
+            where changed_at > '{{ since }}'::timestamptz
+        ) as changed
+            on
+                previous.school_code = changed.school_code
+                and previous.student_id = changed.student_id
     ),
 
     months as (

@@ -1,14 +1,14 @@
 {#-
     A table on Postgres, not a view: the raw rows are deduplicated once per build here rather than
     by every model and test that reads them (on the large workload each read sorted the whole
-    year's raw rows again). Incremental by whole dates like the attendance models it feeds
-    (strategy replace_from_date, boundary from the raw rows loaded and the windows replaced since
-    its newest load). A view on Spark, where every build is a full one.
+    year's raw rows again). Incremental like the attendance models it feeds (strategy
+    replace_changed_days: the new dates, and the student-days whose raw rows arrived or were
+    removed since its newest load). A view on Spark, where every build is a full one.
 -#}
 {{
     config(
         materialized='incremental' if target.type == 'postgres' else 'view',
-        incremental_strategy='replace_from_date',
+        incremental_strategy='replace_changed_days',
         reprocess_loaded_at='loaded_at',
         reprocess_sources=['attendance_periods'],
         post_hook='{{ refresh_statistics(this) }}',
@@ -20,12 +20,11 @@
         ],
     )
 }}
--- depends_on: {{ source('ops', 'aeries_attendance_windows') }}
+-- depends_on: {{ source('aeries', 'attendance_removals') }}
 with
 
 source as (
-    select * from {{ source('aeries', 'attendance_periods') }}
-    where {{ attendance_reprocess_filter('calendar_date') }}
+    {{ attendance_reprocess_rows(source('aeries', 'attendance_periods'), 'raw') }}
 ),
 
 deduplicated as (
