@@ -51,10 +51,13 @@ SCHOOLS = (101, 102)
 INCREMENTAL = {"int_attendance__day_codes": "intermediate", "fct_attendance_daily": "marts",
                "fct_attendance_periods": "marts", "int_attendance__student_months": "intermediate",
                "fct_attendance_student_year": "marts", "int_attendance__student_schedules": "intermediate",
-               "stg_aeries__attendance_days": "staging", "stg_aeries__attendance_periods": "staging"}
+               "stg_aeries__attendance_days": "staging", "stg_aeries__attendance_periods": "staging",
+               "int_attendance__student_enrollments": "intermediate"}
 # rows an incremental build keeps that a full build has no source for: a student whose last day
-# code vanished keeps a schedule row with no length (so the daily fact rebuilds their days)
-KEPT_ROWS = {"int_attendance__student_schedules": "max_periods_recorded is not null"}
+# code vanished keeps a schedule row with no length, one whose spans all went a row with no spans
+# (so the daily fact rebuilds their days)
+KEPT_ROWS = {"int_attendance__student_schedules": "max_periods_recorded is not null",
+             "int_attendance__student_enrollments": "enrollment_spans is not null"}
 # when a row was built and from which boundary: bookkeeping for the next incremental model, not data
 BUILD_COLUMNS = {"built_at", "reprocessed_from", "source_built_at", "changed_at", "seen_loaded_at"}
 BUILD = ["build", "--select", "+fct_attendance_daily", "+fct_attendance_periods",
