@@ -41,9 +41,11 @@
         "select distinct school_code, student_id, date_trunc('month', calendar_date)::date::text from " ~ daily
         ~ " where built_at > " ~ since ~ " and calendar_date < '" ~ (boundary or 'infinity') ~ "'::date"
     ).rows if boundary is not none else [] -%}
-    {%- set student_pairs, month_keys = [], [] -%}
+    {%- set student_pairs, month_keys, schools, ids = [], [], [], [] -%}
     {%- for row in students -%}
         {%- do student_pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
+        {%- do schools.append(row[0] | int | string) -%}
+        {%- do ids.append(row[1] | int | string) -%}
     {%- endfor -%}
     {%- for row in months -%}
         {%- do month_keys.append(
@@ -53,6 +55,9 @@
     {%- do return({
         'from': boundary,
         'students': ("values " ~ student_pairs | join(", ")) if student_pairs else none,
+        {#- the same students as plain arrays: conditions an index scan can use (see attendance_reprocess_rows) -#}
+        'student_schools': schools | unique | join(", "),
+        'student_ids': ids | unique | join(", "),
         'months': ("values " ~ month_keys | join(", ")) if month_keys else none,
     }) -%}
 {%- endmacro %}
@@ -79,6 +84,8 @@
             {%- do branches.append(
                 "select " ~ alias ~ ".* from " ~ daily ~ " as " ~ alias
                 ~ " where " ~ alias ~ ".calendar_date < '" ~ (plan['from'] or 'infinity') ~ "'::date"
+                ~ " and " ~ alias ~ ".school_code = any(array[" ~ plan['student_schools'] ~ "]::bigint[])"
+                ~ " and " ~ alias ~ ".student_id = any(array[" ~ plan['student_ids'] ~ "]::bigint[])"
                 ~ " and (" ~ alias ~ ".school_code, " ~ alias ~ ".student_id) in (" ~ plan['students'] ~ ")"
             ) -%}
         {%- endif -%}
@@ -113,7 +120,10 @@
     {%- endif %}
     {%- if plan['students'] is not none %}
         delete from {{ target }}
-        where (school_code, student_id) in ({{ plan['students'] }});
+        where
+            school_code = any(array[{{ plan['student_schools'] }}]::bigint[])
+            and student_id = any(array[{{ plan['student_ids'] }}]::bigint[])
+            and (school_code, student_id) in ({{ plan['students'] }});
     {%- endif %}
     {%- if plan['months'] is not none %}
         delete from {{ target }} as months

@@ -85,6 +85,7 @@
             {%- set keys = "values " ~ listed | join(", ") -%}
         {%- endif -%}
     {%- endif -%}
+    {%- set students = attendance_changed_students(config.get('reprocess_changed_students', false)) -%}
     {#- The dates from the boundary to the as-of date, listed: the new days lie past the
         statistics' histogram (written tonight), where a range predicate is estimated at a row or
         two and the planner picks nested loops over tens of thousands of rows; an equality list
@@ -100,7 +101,9 @@
         'dates': listed_dates[0].split(',') if listed_dates[0] else [],
         'after': "'" ~ listed_dates[1] ~ "'::date",
         'keys': keys,
-        'students': attendance_changed_students(config.get('reprocess_changed_students', false)),
+        'students': students[0],
+        'student_schools': students[1],
+        'student_ids': students[2],
         'newest_date': newest_date,
         'replay': replay,
     }) -%}
@@ -118,7 +121,7 @@
     list of (school_code, student_id), or none. -#}
 {% macro attendance_changed_students(enabled) -%}
     {%- if not enabled -%}
-        {%- do return(none) -%}
+        {%- do return([none, none, none]) -%}
     {%- endif -%}
     {%- set built = run_query("select max(built_at)::text from " ~ this).rows[0][0] or '-infinity' -%}
     {%- set rows = run_query(
@@ -127,11 +130,16 @@
         ~ " union select school_code, student_id from " ~ ref('int_attendance__student_enrollments')
         ~ " where changed_at > '" ~ built ~ "'::timestamptz"
     ).rows -%}
-    {%- set pairs = [] -%}
+    {%- if rows | length == 0 -%}
+        {%- do return([none, none, none]) -%}
+    {%- endif -%}
+    {%- set pairs, schools, ids = [], [], [] -%}
     {%- for row in rows -%}
         {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
+        {%- do schools.append(row[0] | int | string) -%}
+        {%- do ids.append(row[1] | int | string) -%}
     {%- endfor -%}
-    {%- do return(("values " ~ pairs | join(", ")) if pairs else none) -%}
+    {%- do return(["values " ~ pairs | join(", "), schools | unique | join(", "), ids | unique | join(", ")]) -%}
 {%- endmacro %}
 
 {#- One cache per model and dbt invocation for the plan: the model's SQL, its row sources and its
@@ -167,6 +175,10 @@
             select {{ select_list }} from {{ relation }} as {{ alias }}
             where
                 {{ alias }}.calendar_date < {{ plan['from'] }}
+                -- plain array conditions reach through a view's DISTINCT ON to its tables (the spine
+                -- of a few students, not the year's); the pairs then pick the exact students
+                and {{ alias }}.school_code = any(array[{{ plan['student_schools'] }}]::bigint[])
+                and {{ alias }}.student_id = any(array[{{ plan['student_ids'] }}]::bigint[])
                 and ({{ alias }}.school_code, {{ alias }}.student_id) in ({{ plan['students'] }})
         {%- endif %}
         {%- if plan['keys'] is not none %}

@@ -22,7 +22,10 @@
 
         -- apart from the dates, so each delete reads by its own index (an OR read the whole table)
         delete from {{ target }}
-        where (school_code, student_id) in ({{ plan['students'] }});
+        where
+            school_code = any(array[{{ plan['student_schools'] }}]::bigint[])
+            and student_id = any(array[{{ plan['student_ids'] }}]::bigint[])
+            and (school_code, student_id) in ({{ plan['students'] }});
     {%- endif %}
     {%- if plan['keys'] is not none %}
 
@@ -37,22 +40,40 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }}
     from {{ source }}
-    {%- if config.get('reprocess_correction_window', false) and plan['newest_date'] is not none %};
+    {%- set flipped = attendance_flipped_days(plan) %}
+    {%- if flipped is not none %};
 
         update {{ target }} as target
-        set can_be_corrected = days.can_be_corrected
-        from {{ ref('int_attendance__instructional_days') }} as days
+        set can_be_corrected = flipped.can_be_corrected
+        from ({{ flipped }}) as flipped (school_code, calendar_date, can_be_corrected)
         where
-            target.school_code = days.school_code
-            and target.calendar_date = days.calendar_date
-            and days.calendar_date < {{ plan['from'] }}
-            and days.correction_deadline >= least('{{ plan['newest_date'] }}'::date, {{ attendance_as_of_date() }})
-            and target.can_be_corrected is distinct from days.can_be_corrected
-            {%- if not plan['replay'] %}
-                -- forward in time a flag only turns false: read the days that just left the window
-                and not days.can_be_corrected
-            {%- endif %}
+            target.school_code = flipped.school_code
+            and target.calendar_date = flipped.calendar_date
+            and target.can_be_corrected is distinct from flipped.can_be_corrected
     {%- endif %}
+{%- endmacro %}
+
+{#- The school days before the plan's `from` whose can_be_corrected may differ from what the
+    table holds, with the flag they have now, as a VALUES list (a school's days, a few dozen), or
+    none: the days that left the correction window since the previous build (deadline on or after
+    the newest date the table held, past now); on a replay of an earlier night every day whose
+    deadline is on or after the as-of date. Read from the calendar, so the update finds its rows
+    by the table's school-and-date key. -#}
+{% macro attendance_flipped_days(plan) -%}
+    {%- if not (config.get('reprocess_correction_window', false) and plan['newest_date'] is not none) -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select school_code, calendar_date::text, can_be_corrected from " ~ ref('int_attendance__instructional_days')
+        ~ " where calendar_date < " ~ plan['from']
+        ~ " and correction_deadline >= least('" ~ plan['newest_date'] ~ "'::date, " ~ attendance_as_of_date() ~ ")"
+        ~ ("" if plan['replay'] else " and not can_be_corrected")
+    ).rows -%}
+    {%- set listed = [] -%}
+    {%- for row in rows -%}
+        {%- do listed.append("(" ~ (row[0] | int) ~ "::bigint, '" ~ row[1] ~ "'::date, " ~ ('true' if row[2] else 'false') ~ ")") -%}
+    {%- endfor -%}
+    {%- do return(("values " ~ listed | join(", ")) if listed else none) -%}
 {%- endmacro %}
 
 {#- Strategy `replace_school_years` (fct_attendance_student_year): the batch holds every row of the

@@ -5,7 +5,6 @@
         incremental_strategy='delete+insert',
         unique_key=['school_code', 'student_id'],
         post_hook='{{ refresh_statistics(this) }}',
-        pre_hook='{{ planner_without_nested_loops() }}',
         on_schema_change='fail',
         indexes=[
             {'columns': ['school_code', 'student_id'], 'unique': true},
@@ -31,8 +30,28 @@
 {%- if is_incremental() and execute %}
     {#- the newest day-code load this table has seen -#}
     {%- set seen = run_query("select max(seen_loaded_at)::text from " ~ this).rows[0][0] or '-infinity' %}
+    {#- The day codes loaded since, by their load times (one per window the pipeline applied),
+        listed: those rows are newer than the table's statistics, where a range on loaded_at is
+        estimated at a row (nested loops over CTEs: 24 s instead of 0.6 s on the large workload);
+        each listed time is estimated as an average load's share. -#}
+    {%- set loads = run_query(
+        "select distinct loaded_at::text from " ~ day_codes ~ " where loaded_at > '" ~ seen ~ "'::timestamptz"
+    ).rows %}
+    {%- set load_list = [] %}
+    {%- for row in loads %}
+        {%- do load_list.append("'" ~ row[0] ~ "'") %}
+    {%- endfor %}
+    {#- the student-days that lost a raw row since, listed (the night's cleared codes, a few) -#}
     {%- set removals = source('aeries', 'attendance_removals') %}
-    {%- set has_removals = adapter.get_relation(removals.database, removals.schema, removals.identifier) is not none %}
+    {%- set removed_list = [] %}
+    {%- if adapter.get_relation(removals.database, removals.schema, removals.identifier) is not none %}
+        {%- for row in run_query(
+            "select distinct school_code, student_id, calendar_date::text from " ~ removals
+            ~ " where _loaded_at > '" ~ seen ~ "'::timestamptz"
+        ).rows %}
+            {%- do removed_list.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint, '" ~ row[2] ~ "'::date)") %}
+        {%- endfor %}
+    {%- endif %}
 {%- endif %}
 
 with
@@ -45,15 +64,14 @@ with
             student_id,
             calendar_date
         from {{ day_codes }}
-        where loaded_at > '{{ seen }}'::timestamptz
-        {%- if has_removals %}
+        where loaded_at = any(array[{{ load_list | join(', ') or 'null' }}]::timestamptz[])
+        {%- if removed_list %}
             union
             select
                 school_code,
                 student_id,
                 calendar_date
-            from {{ source('aeries', 'attendance_removals') }}
-            where _loaded_at > '{{ seen }}'::timestamptz
+            from ({{ 'values ' ~ removed_list | join(', ') }}) as removed (school_code, student_id, calendar_date)
         {%- endif %}
     ),
 
