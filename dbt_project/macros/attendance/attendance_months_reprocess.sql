@@ -52,10 +52,11 @@
             "(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint, '" ~ row[2] ~ "'::date)"
         ) -%}
     {%- endfor -%}
+    {#- student_schools/student_ids: the same students as plain arrays, conditions an index scan
+        can use (see attendance_reprocess_rows) -#}
     {%- do return({
         'from': boundary,
         'students': ("values " ~ student_pairs | join(", ")) if student_pairs else none,
-        {#- the same students as plain arrays: conditions an index scan can use (see attendance_reprocess_rows) -#}
         'student_schools': schools | unique | join(", "),
         'student_ids': ids | unique | join(", "),
         'months': ("values " ~ month_keys | join(", ")) if month_keys else none,
