@@ -119,17 +119,25 @@ with
 
 codes as (
     {%- if is_incremental() %}
-        -- a re-read student: every day
+        -- a re-read student: every day (a lateral join, so each student is looked up by the key
+        -- index whatever the planner guesses of their number: a hash join read every day code)
         select
             day_codes.school_code,
             day_codes.student_id,
             day_codes.calendar_date,
             day_codes.periods_recorded
-        from {{ day_codes }} as day_codes
-        inner join reread
-            on
-                day_codes.school_code = reread.school_code
-                and day_codes.student_id = reread.student_id
+        from reread
+        cross join lateral (
+            select
+                student_codes.school_code,
+                student_codes.student_id,
+                student_codes.calendar_date,
+                student_codes.periods_recorded
+            from {{ day_codes }} as student_codes
+            where
+                student_codes.school_code = reread.school_code
+                and student_codes.student_id = reread.student_id
+        ) as day_codes
         union all
         -- any other touched student: the changed dates, and its maximum on the day first recorded
         select
