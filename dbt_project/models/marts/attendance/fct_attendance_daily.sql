@@ -36,8 +36,8 @@
 
 with
 
+-- a corrected day keeps its spine: its columns are read back from this table
 spine as (
-    -- a corrected day keeps its spine: its columns are read back from this table
     {{ attendance_reprocess_rows(
         ref('int_attendance__student_days'), 'student_days',
         keys_relation=this if is_incremental() else none,
