@@ -29,30 +29,24 @@ daily as (
     where calendar_date >= {{ attendance_tests_since() }}
 ),
 
-missing as (
+-- one full join on the key (both sides hold a key once) rather than two EXCEPTs, each of which
+-- hashed both sides again: the nightly runs this before the models downstream of the fact
+compared as (
     select
-        spine.*,
-        'missing from fct_attendance_daily' as problem
+        coalesce(spine.student_id, daily.student_id) as student_id,
+        coalesce(spine.school_code, daily.school_code) as school_code,
+        coalesce(spine.calendar_date, daily.calendar_date) as calendar_date,
+        case
+            when daily.student_id is null then 'missing from fct_attendance_daily'
+            else 'not in the spine'
+        end as problem
     from spine
-    except
-    select
-        daily.*,
-        'missing from fct_attendance_daily' as problem
-    from daily
-),
-
-extra as (
-    select
-        daily.*,
-        'not in the spine' as problem
-    from daily
-    except
-    select
-        spine.*,
-        'not in the spine' as problem
-    from spine
+    full outer join daily
+        on
+            spine.student_id = daily.student_id
+            and spine.school_code = daily.school_code
+            and spine.calendar_date = daily.calendar_date
+    where spine.student_id is null or daily.student_id is null
 )
 
-select * from missing
-union all
-select * from extra
+select * from compared

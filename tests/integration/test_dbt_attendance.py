@@ -204,3 +204,30 @@ def test_corrections_are_detected_with_their_window(built):
 def test_incremental_build_equals_full_refresh_after_corrections(built):
     assert built["n_rows"] > 0
     assert built["diff"] == {table: [] for _, table in INCREMENTAL}
+
+
+def test_the_spine_test_reports_a_missing_and_an_extra_student_day(built):
+    """The daily fact's completeness test is not vacuous: a student-day taken out of the fact and
+    one no enrollment covers are both reported (and the fact is put back afterwards)."""
+    (sid, sc, day), = _query("select student_id, school_code, calendar_date from marts.fct_attendance_daily"
+                             " order by calendar_date desc, school_code, student_id limit 1")
+    key = "student_id = %s and school_code = %s and calendar_date = %s"
+    conn = warehouse.connect(warehouse.resolve())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("create table public.spine_probe as select * from marts.fct_attendance_daily"
+                        f" where {key}", (sid, sc, day))
+            cur.execute(f"delete from marts.fct_attendance_daily where {key}", (sid, sc, day))
+            cur.execute("insert into marts.fct_attendance_daily select * from public.spine_probe")
+            cur.execute("update marts.fct_attendance_daily set student_id = 999999999"
+                        f" where {key}", (sid, sc, day))
+        result = run_dbt(["test", "--select", "attendance_daily_matches_the_spine",
+                          "--vars", f"{{as_of_date: '{SECOND_NIGHT}'}}"], capture=True)
+        assert result.returncode != 0
+        assert "Got 2 results" in result.stdout + result.stderr
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute("delete from marts.fct_attendance_daily where student_id = 999999999")
+            cur.execute("insert into marts.fct_attendance_daily select * from public.spine_probe")
+            cur.execute("drop table public.spine_probe")
+        conn.close()

@@ -5,6 +5,7 @@
         incremental_strategy='delete+insert',
         unique_key=['school_code', 'student_id'],
         post_hook='{{ refresh_statistics(this) }}',
+        pre_hook='{{ planner_without_nested_loops() }}',
         on_schema_change='fail',
         indexes=[
             {'columns': ['school_code', 'student_id'], 'unique': true},
@@ -57,14 +58,49 @@
 with
 
 {% if is_incremental() %}
+    -- Tonight's rows are newer than the statistics, so estimates are a row or two: nested loops
+    -- are off for this model (pre-hook) and the few key lookups are lateral joins, which use the
+    -- key index whatever the planner guesses (a hash join there read every day code).
+    changed_codes as (
+        -- day codes (re)built since, by their load times
+        select
+            school_code,
+            student_id,
+            calendar_date,
+            periods_recorded
+        from {{ day_codes }}
+        where loaded_at = any(array[{{ load_list | join(', ') or 'null' }}]::timestamptz[])
+        {%- if removed_list %}
+            union
+            -- what is left of a student-day that lost a raw row since
+            select
+                left_codes.school_code,
+                left_codes.student_id,
+                left_codes.calendar_date,
+                left_codes.periods_recorded
+            from ({{ 'values ' ~ removed_list | join(', ') }}) as removed (school_code, student_id, calendar_date)
+            cross join lateral (
+                select
+                    day_codes.school_code,
+                    day_codes.student_id,
+                    day_codes.calendar_date,
+                    day_codes.periods_recorded
+                from {{ day_codes }} as day_codes
+                where
+                    day_codes.school_code = removed.school_code
+                    and day_codes.calendar_date = removed.calendar_date
+                    and day_codes.student_id = removed.student_id
+            ) as left_codes
+        {%- endif %}
+    ),
+
     changed_days as (
         -- the student-days whose codes changed since: (re)built day codes, and days that lost a raw row
         select
             school_code,
             student_id,
             calendar_date
-        from {{ day_codes }}
-        where loaded_at = any(array[{{ load_list | join(', ') or 'null' }}]::timestamptz[])
+        from changed_codes
         {%- if removed_list %}
             union
             select
@@ -73,20 +109,6 @@ with
                 calendar_date
             from ({{ 'values ' ~ removed_list | join(', ') }}) as removed (school_code, student_id, calendar_date)
         {%- endif %}
-    ),
-
-    changed_codes as (
-        select
-            day_codes.school_code,
-            day_codes.student_id,
-            day_codes.calendar_date,
-            day_codes.periods_recorded
-        from {{ day_codes }} as day_codes
-        inner join changed_days
-            on
-                day_codes.school_code = changed_days.school_code
-                and day_codes.calendar_date = changed_days.calendar_date
-                and day_codes.student_id = changed_days.student_id
     ),
 
     touched as (
