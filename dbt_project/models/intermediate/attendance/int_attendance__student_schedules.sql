@@ -59,8 +59,9 @@ with
 
 {% if is_incremental() %}
     -- Tonight's rows are newer than the statistics, so estimates are a row or two: nested loops
-    -- are off for this model (pre-hook) and the few key lookups are lateral joins, which use the
-    -- key index whatever the planner guesses (a hash join there read every day code).
+    -- are off for this model (pre-hook) and the few key lookups are lateral subqueries (kept as
+    -- such by OFFSET 0), which use the key index whatever the planner guesses (a hash join
+    -- there read every day code).
     changed_codes as (
         -- day codes (re)built since, by their load times
         select
@@ -90,6 +91,7 @@ with
                     day_codes.school_code = removed.school_code
                     and day_codes.calendar_date = removed.calendar_date
                     and day_codes.student_id = removed.student_id
+                offset 0  -- keeps the subquery a per-row lookup (not flattened into a hash join)
             ) as left_codes
         {%- endif %}
     ),
@@ -159,6 +161,7 @@ codes as (
             where
                 student_codes.school_code = reread.school_code
                 and student_codes.student_id = reread.student_id
+            offset 0  -- keeps the subquery a per-row lookup (not flattened into a hash join)
         ) as day_codes
         union all
         -- any other touched student: the changed dates, and its maximum on the day first recorded
