@@ -8,9 +8,10 @@ pipeline (in process, rate limit off; not timed). Then, timed as wall clock of t
 - full build: ``dbt build --full-refresh --select +path:models/marts/attendance`` (seeds, staging,
   intermediate, marts, snapshot, unit and data tests), as-of date pinned to the last day;
 - nightly build: the simulator's clock moves one day (a new school day and the week's corrections),
-  the pipeline fetches the new day plus its look-back, and ``dbt build`` runs again on the same
-  selection with ``attendance_tests_window_days`` = 8 (data tests look at the correction window
-  the incremental models reprocess) and unit tests excluded as dbt recommends for production runs
+  the pipeline fetches the new day plus its look-back (writing only what changed), and ``dbt
+  build`` runs again on the same selection with ``attendance_tests_window_days`` = 8 (data tests
+  look at the correction window's dates, the daily fact's row rules at the rows the build wrote)
+  and unit tests excluded as dbt recommends for production runs
   (they test logic, not data; the full build and CI run them). The as-of date is the simulated
   day, passed as the session setting ``schooldata.as_of_date`` (PGOPTIONS) so the command is the
   same every night, as a cron job's is. Two nights run: the first after the full build re-parses
