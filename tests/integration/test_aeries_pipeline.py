@@ -187,7 +187,8 @@ def test_next_day_incremental_picks_up_new_day_and_corrections_in_both_direction
     assert written_days == set(now[0]) - set(before[0])
     assert written_periods == set(now[1]) - set(before[1])
     assert any(row[2] < sim.today.isoformat() for row in written_days), "the correction was written"
-    lost = {row[:3] for row in set(before[0]) - set(now[0])} | {row[:3] for row in set(before[1]) - set(now[1])}
+    lost = ({row[:3] for row in set(before[0]) - set(now[0])}
+            | {row[:3] for row in set(before[1]) - set(now[1])})
     assert key in lost
     assert set(sql("select school_code, student_id, calendar_date::text from raw_aeries.attendance_removals"
                    " where _loaded_at > %s", first_load)) == lost
