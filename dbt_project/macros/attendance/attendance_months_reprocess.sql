@@ -31,34 +31,22 @@
     {%- set boundary = run_query(
         "select date_trunc('month', min(reprocessed_from))::date::text from " ~ daily ~ " where built_at > " ~ since
     ).rows[0][0] -%}
-    {%- set students = run_query(
-        "select school_code, student_id from " ~ ref('int_attendance__student_enrollments')
-        ~ " where changed_at > " ~ since
-        ~ " union select school_code, student_id from " ~ ref('int_attendance__student_schedules')
-        ~ " where changed_at > " ~ since
-    ).rows -%}
+    {%- set students = attendance_students_changed_since(newest_build) -%}
     {%- set months = run_query(
         "select distinct school_code, student_id, date_trunc('month', calendar_date)::date::text from " ~ daily
         ~ " where built_at > " ~ since ~ " and calendar_date < '" ~ (boundary or 'infinity') ~ "'::date"
     ).rows if boundary is not none else [] -%}
-    {%- set student_pairs, month_keys, schools, ids = [], [], [], [] -%}
-    {%- for row in students -%}
-        {%- do student_pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
-        {%- do schools.append(row[0] | int | string) -%}
-        {%- do ids.append(row[1] | int | string) -%}
-    {%- endfor -%}
+    {%- set month_keys = [] -%}
     {%- for row in months -%}
         {%- do month_keys.append(
             "(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint, '" ~ row[2] ~ "'::date)"
         ) -%}
     {%- endfor -%}
-    {#- student_schools/student_ids: the same students as plain arrays, conditions an index scan
-        can use (see attendance_reprocess_rows) -#}
     {%- do return({
         'from': boundary,
-        'students': ("values " ~ student_pairs | join(", ")) if student_pairs else none,
-        'student_schools': schools | unique | join(", "),
-        'student_ids': ids | unique | join(", "),
+        'students': students[0],
+        'student_schools': students[1],
+        'student_ids': students[2],
         'months': ("values " ~ month_keys | join(", ")) if month_keys else none,
     }) -%}
 {%- endmacro %}

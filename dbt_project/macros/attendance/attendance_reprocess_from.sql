@@ -156,11 +156,19 @@
         {%- do return([none, none, none]) -%}
     {%- endif -%}
     {%- set built = run_query("select max(built_at)::text from " ~ this).rows[0][0] or '-infinity' -%}
+    {%- do return(attendance_students_changed_since(built)) -%}
+{%- endmacro %}
+
+{#- The students whose schedule length or enrollment spans were stamped after `since` (a
+    timestamp text): [VALUES list of (school_code, student_id), their schools, their ids] (the
+    plain lists make conditions an index scan can use), or [none, none, none]. Shared by the
+    daily fact, the student months and the student-year. -#}
+{% macro attendance_students_changed_since(since) -%}
     {%- set rows = run_query(
         "select school_code, student_id from " ~ ref('int_attendance__student_schedules')
-        ~ " where changed_at > '" ~ built ~ "'::timestamptz"
+        ~ " where changed_at > '" ~ since ~ "'::timestamptz"
         ~ " union select school_code, student_id from " ~ ref('int_attendance__student_enrollments')
-        ~ " where changed_at > '" ~ built ~ "'::timestamptz"
+        ~ " where changed_at > '" ~ since ~ "'::timestamptz"
     ).rows -%}
     {%- if rows | length == 0 -%}
         {%- do return([none, none, none]) -%}

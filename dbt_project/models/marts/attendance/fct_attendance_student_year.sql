@@ -33,19 +33,11 @@
     ).rows[0][0] -%}
     {#- a student whose enrollment or schedule length changed had every month rebuilt: touched
         by name below, so their months do not pull the first month back to the year's start -#}
-    {%- set changed = run_query(
-        "select school_code, student_id from " ~ ref('int_attendance__student_enrollments')
-        ~ " where changed_at > '" ~ since ~ "'::timestamptz union select school_code, student_id from "
-        ~ ref('int_attendance__student_schedules') ~ " where changed_at > '" ~ since ~ "'::timestamptz"
-    ).rows -%}
-    {%- set pairs = [] -%}
-    {%- for row in changed -%}
-        {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
-    {%- endfor -%}
+    {%- set changed = attendance_students_changed_since(since)[0] -%}
     {%- set first_month = run_query(
         "select coalesce(min(month_start), 'infinity')::text from " ~ months_model
         ~ " where built_at > '" ~ since ~ "'::timestamptz"
-        ~ ((" and (school_code, student_id) not in (values " ~ pairs | join(", ") ~ ")") if pairs else "")
+        ~ ((" and (school_code, student_id) not in (" ~ changed ~ ")") if changed else "")
     ).rows[0][0] -%}
 {%- endif %}
 
