@@ -127,7 +127,6 @@
     {%- do return({
         'from': "'" ~ boundary ~ "'::date",
         'flipped': flipped,
-        'rebuilt_from': "'" ~ ((flipped | first) if flipped else boundary) ~ "'::date",
         'dates': flipped + (listed_dates[0].split(',') if listed_dates[0] else []),
         'after': "'" ~ listed_dates[1] ~ "'::date",
         'keys': keys,
@@ -137,13 +136,6 @@
         'newest_date': newest_date,
         'replay': replay,
     }) -%}
-{%- endmacro %}
-
-{#- The first date a build rebuilds whole (see attendance_reprocess_plan), as a date literal:
-    a day that left the correction window, or the first new day. -#}
-{% macro attendance_reprocess_from_config() -%}
-    {%- set plan = attendance_reprocess_plan() -%}
-    {%- do return(plan.get('rebuilt_from', plan['from'])) -%}
 {%- endmacro %}
 
 {#- Students of fct_attendance_daily whose every row must be rebuilt: their schedule length (the
