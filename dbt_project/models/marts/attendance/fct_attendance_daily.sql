@@ -179,44 +179,9 @@ final as (
         can_be_corrected::boolean as can_be_corrected,
         source_loaded_at::{{ type_instant() }} as source_loaded_at,
         -- what this build rebuilt, for int_attendance__student_months (incremental on top of this)
-        now()::{{ type_instant() }} as built_at,
+        {{ attendance_daily_built_at() }}::{{ type_instant() }} as built_at,
         {{ attendance_reprocess_plan()['from'] }}::date as reprocessed_from
     from flagged
 )
 
-{%- set flipped = attendance_reprocess_plan().get('flipped') if is_incremental() else none %}
-{%- if flipped %}
-
-    {#- a day that left the correction window is rewritten whole (can_be_corrected flips), but a
-        row whose content did not change keeps its build stamps: the models built on this one
-        then see tonight's new days and real changes only, not the whole day again -#}
-    {%- set stamps = ['built_at', 'reprocessed_from'] %}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
-    {%- set content = columns | reject('in', stamps + ['can_be_corrected']) | list %},
-
-    stamped as (
-        select
-            {%- for column in columns %}
-                {%- if column in stamps %}
-                    coalesce(previous.{{ column }}, final.{{ column }}) as {{ column }}
-                {%- else %}
-                    final.{{ column }}
-                {%- endif %}
-                {{- "," if not loop.last }}
-            {%- endfor %}
-        from final
-        left join {{ this }} as previous
-            on
-                previous.calendar_date = any(array['{{ flipped | join("', '") }}']::date[])
-                and final.school_code = previous.school_code
-                and final.calendar_date = previous.calendar_date
-                and final.student_id = previous.student_id
-                and (final.{{ content | join(', final.') }})
-                is not distinct from (previous.{{ content | join(', previous.') }})
-    )
-
-    select * from stamped
-{%- else %}
-
-    select * from final
-{%- endif %}
+select * from final

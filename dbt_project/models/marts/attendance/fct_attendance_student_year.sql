@@ -15,6 +15,7 @@
         ],
     )
 }}
+-- depends_on: {{ ref('fct_attendance_daily') }}
 -- depends_on: {{ ref('int_attendance__student_enrollments') }}
 -- depends_on: {{ ref('int_attendance__student_schedules') }}
 {#- docs block fct_attendance_student_year_rules. Adds up int_attendance__student_months. A night
@@ -26,24 +27,142 @@
 {%- set recent_days = var('recent_window_instructional_days', 30) | int -%}
 {%- set trend_band = var('attendance_trend_band_pct_points', 2) -%}
 {%- set months_model = ref('int_attendance__student_months') -%}
-{%- set since, first_month = none, none -%}
+{%- set since, first_month, appends_from, whole = none, none, none, none -%}
 {%- if is_incremental() and execute -%}
-    {%- set since = run_query(
-        "select coalesce(max(source_built_at), '-infinity')::text from " ~ this
-    ).rows[0][0] -%}
+    {%- set state = run_query(
+        "select coalesce(max(source_built_at), '-infinity')::text, max(last_enrolled_date)::text from " ~ this
+    ).rows[0] -%}
+    {%- set since = state[0] -%}
     {#- a student whose enrollment or schedule length changed had every month rebuilt: touched
         by name below, so their months do not pull the first month back to the year's start -#}
     {%- set changed = attendance_students_changed_since(since)[0] -%}
-    {%- set first_month = run_query(
-        "select coalesce(min(month_start), 'infinity')::text from " ~ months_model
-        ~ " where built_at > '" ~ since ~ "'::timestamptz"
-        ~ ((" and (school_code, student_id) not in (" ~ changed ~ ")") if changed else "")
-    ).rows[0][0] -%}
+    {#- the daily fact's rows rebuilt since the months this table last read (built_at,
+        reprocessed_from): when its boundary lies after every day held, the new days' totals are
+        added to the rows held and only the students with an earlier day rebuilt (a correction)
+        or a changed enrollment or schedule are added up from their months -#}
+    {%- set daily = run_query(
+        "select min(reprocessed_from)::text, min(reprocessed_from) > '" ~ (state[1] or 'infinity')
+        ~ "'::date from " ~ ref('fct_attendance_daily') ~ " where built_at > '" ~ since ~ "'::timestamptz"
+    ).rows[0] -%}
+    {%- if daily[1] is sameas true -%}
+        {%- set appends_from = daily[0] -%}
+        {%- set corrected = run_query(
+            "select distinct school_code, student_id from " ~ ref('fct_attendance_daily')
+            ~ " where built_at > '" ~ since ~ "'::timestamptz and calendar_date < '" ~ appends_from ~ "'::date"
+        ).rows -%}
+        {%- set pairs = [] -%}
+        {%- for row in corrected -%}
+            {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
+        {%- endfor -%}
+        {%- if changed -%}
+            {%- do pairs.append(changed | replace("values ", "", 1)) -%}
+        {%- endif -%}
+        {%- set whole = ("values " ~ pairs | join(", ")) if pairs else none -%}
+    {%- else -%}
+        {%- set first_month = run_query(
+            "select coalesce(min(month_start), 'infinity')::text from " ~ months_model
+            ~ " where built_at > '" ~ since ~ "'::timestamptz"
+            ~ ((" and (school_code, student_id) not in (" ~ changed ~ ")") if changed else "")
+        ).rows[0][0] -%}
+    {%- endif -%}
 {%- endif %}
 
 with
 
-{% if since is not none %}
+{% if appends_from is not none %}
+    {%- if whole %}
+        -- the students added up from their months: an earlier day rebuilt, a changed enrollment
+        -- or schedule (their rows held may vanish)
+        whole as (
+            select
+                listed.school_code,
+                listed.student_id
+            from ({{ whole }}) as listed (school_code, student_id)
+        ),
+
+        whole_years as (
+            select
+                student_id,
+                school_code,
+                school_year
+            from {{ months_model }}
+            where (school_code, student_id) in (select school_code, student_id from whole)
+            union
+            select
+                student_id,
+                school_code,
+                school_year
+            from {{ this }}
+            where (school_code, student_id) in (select school_code, student_id from whole)
+        ),
+
+        months as (
+            select student_months.*
+            from {{ months_model }} as student_months
+            inner join whole_years
+                on
+                    student_months.student_id = whole_years.student_id
+                    and student_months.school_code = whole_years.school_code
+                    and student_months.school_year = whole_years.school_year
+        ),
+    {%- else %}
+
+        months as (
+            select * from {{ months_model }}
+            where false
+        ),
+    {%- endif %}
+
+    -- everyone else: the new days' totals added to the row held
+    added as (
+        select
+            student_id,
+            school_code,
+            school_year,
+            {{ attendance_day_totals() }}
+        from {{ ref('fct_attendance_daily') }}
+        where
+            calendar_date >= '{{ appends_from }}'::date
+            and is_enrolled_day
+            {%- if whole %}
+                and (school_code, student_id) not in (select school_code, student_id from whole)
+            {%- endif %}
+        group by student_id, school_code, school_year
+    ),
+
+    appended as (
+        select
+            added.student_id,
+            added.school_code,
+            added.school_year,
+            {{ attendance_added_totals('held', 'added') }},
+            right(coalesce(held.recent_presence_pattern, '') || added.presence_pattern, {{ recent_days }})
+                as recent_pattern,
+            (select max(student_months.built_at) from {{ months_model }} as student_months) as source_built_at
+        from added
+        left join {{ this }} as held
+            on
+                added.student_id = held.student_id
+                and added.school_code = held.school_code
+                and added.school_year = held.school_year
+    ),
+
+    touched as (
+        select
+            student_id,
+            school_code,
+            school_year
+        from appended
+        {%- if whole %}
+            union
+            select
+                student_id,
+                school_code,
+                school_year
+            from whole_years
+        {%- endif %}
+    ),
+{% elif since is not none %}
     touched as (
         select
             student_id,
@@ -127,6 +246,10 @@ totals as (
         max(built_at) as source_built_at
     from months
     group by student_id, school_code, school_year
+    {%- if appends_from is not none %}
+        union all
+        select * from appended
+    {%- endif %}
 ),
 
 rates as (
@@ -187,6 +310,7 @@ recomputed as (
         attendance_tier::{{ type_text() }} as attendance_tier,
         recent_days_enrolled::integer as recent_days_enrolled,
         recent_attendance_rate::numeric(5, 2) as recent_attendance_rate,
+        recent_pattern::{{ type_text() }} as recent_presence_pattern,
         (recent_attendance_rate - attendance_rate)::numeric(6, 2) as recent_rate_change_pct_points,
         source_built_at::{{ type_instant() }} as source_built_at
     from tiered
@@ -224,6 +348,7 @@ recomputed as (
             kept.attendance_tier,
             kept.recent_days_enrolled,
             kept.recent_attendance_rate,
+            kept.recent_presence_pattern,
             kept.recent_rate_change_pct_points,
             kept.source_built_at
         from {{ this }} as kept
@@ -276,6 +401,7 @@ final as (
         )::integer as attendance_rank_in_school_grade,
         recent_days_enrolled,
         recent_attendance_rate,
+        recent_presence_pattern,
         recent_rate_change_pct_points,
         (
             case
