@@ -57,8 +57,11 @@ span_days as (
 ),
 
 spine as (
-    -- overlapping spans at one school yield one row per day: the latest span wins
-    {{ latest_by_key('span_days', ['student_id', 'school_code', 'calendar_date'], ['enter_date desc']) }}
+    -- overlapping spans at one school yield one row per day: the latest span wins. Keyed school,
+    -- date, student (the facts' key order): a full build of the daily fact then writes each
+    -- school's days in date order, as nightly builds append them, so the nights after it read
+    -- and rewrite a day's rows from a few thousand pages instead of from every page of the table
+    {{ latest_by_key('span_days', ['school_code', 'calendar_date', 'student_id'], ['enter_date desc']) }}
 )
 
 select
