@@ -378,3 +378,30 @@ def test_every_night_leaves_raw_models_and_history_right(world, night):
 def test_the_named_cleared_only_absence_night_ran(world):
     """The explicit example above found a date whose only absence it cleared (runs after it)."""
     assert world[0].cleared_only_seen >= 1 and world[0].nights >= min(EXAMPLES, 10)
+
+
+def test_a_replayed_earlier_night_and_the_next_one_equal_their_full_refresh(world):
+    """Re-running an earlier night (an as-of date before the newest day built) drops the later days
+    from the spine models and turns their correction flags back: whatever the months and the
+    student-year held of the dropped days must go too, though no daily row was rebuilt to say so
+    (here every day of the current month goes). The next night brings them back."""
+    world, mp = world
+    sim = world.sim
+    newest = max(d for d in sim.district.instructional_days if d <= sim.today)
+    month_start = newest.replace(day=1)
+    replay = month_start - timedelta(days=1)
+    assert _sql("select count(*) from marts.fct_attendance_daily where calendar_date >= %s",
+                (month_start,))[0][0] > 0
+    mp.setenv("PGOPTIONS", f"-c schooldata.as_of_date={replay}")
+    world.dbt(NIGHT_BUILD)
+    assert _sql("select count(*) from marts.fct_attendance_daily where calendar_date >= %s",
+                (month_start,)) == [(0,)]
+    assert _sql("select count(*) from intermediate.int_attendance__student_months where month_start >= %s",
+                (month_start,)) == [(0,)]
+    assert _sql("select count(*) from marts.fct_attendance_student_year where last_enrolled_date >= %s",
+                (month_start,)) == [(0,)]
+    _assert_incremental_equals_full_refresh(world)
+
+    mp.setenv("PGOPTIONS", f"-c schooldata.as_of_date={sim.today}")
+    world.dbt(NIGHT_BUILD)
+    _assert_incremental_equals_full_refresh(world)

@@ -37,9 +37,18 @@
         {%- do return({'from': '-infinity', 'append_from': none, 'students': none, 'months': none}) -%}
     {%- endif -%}
     {%- set since = "'" ~ newest_build ~ "'::timestamptz" -%}
+    {#- the first date rebuilt since; and if the daily fact no longer reaches the newest day held
+        (a replay of an earlier night dropped the later days, which leaves no row to rebuild),
+        the day after its newest date, from which every month must go -#}
     {%- set boundary = run_query(
-        "select min(reprocessed_from)::text, date_trunc('month', min(reprocessed_from))::date::text,"
-        ~ " min(reprocessed_from) > '" ~ newest_day ~ "'::date from " ~ daily ~ " where built_at > " ~ since
+        "select boundary::text, date_trunc('month', boundary)::date::text,"
+        ~ " boundary > '" ~ newest_day ~ "'::date and not vanished from ("
+        ~ " select least(rebuilt.first_date, case when held.vanished then held.after_newest end) as boundary,"
+        ~ " held.vanished from"
+        ~ " (select min(reprocessed_from) as first_date from " ~ daily ~ " where built_at > " ~ since ~ ") as rebuilt,"
+        ~ " (select coalesce(max(calendar_date) < '" ~ newest_day ~ "'::date, true) as vanished,"
+        ~ " coalesce(max(calendar_date) + 1, '-infinity'::date) as after_newest from " ~ daily ~ ") as held"
+        ~ ") as plan"
     ).rows[0] -%}
     {%- set appends = boundary[2] is sameas true -%}
     {%- set students = attendance_students_changed_since(newest_build) -%}

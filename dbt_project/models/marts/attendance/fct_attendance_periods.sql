@@ -28,7 +28,11 @@ with
 periods as (
     select reprocessed.*
     from ({{ attendance_reprocess_rows(ref('stg_aeries__attendance_periods'), 'stg_periods') }}) as reprocessed
-    where reprocessed.attendance_code is not null
+    where
+        reprocessed.attendance_code is not null
+        -- up to the as-of date, as the daily fact: a replayed earlier night drops the later days
+        -- (kept, they would keep that night's correction flags), the next night rebuilds them
+        and reprocessed.calendar_date <= {{ attendance_as_of_date() }}
 ),
 
 categories as (

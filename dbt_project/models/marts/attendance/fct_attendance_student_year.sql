@@ -42,9 +42,13 @@
         or a changed enrollment or schedule are added up from their months -#}
     {%- set daily = run_query(
         "select min(reprocessed_from)::text, min(reprocessed_from) > '" ~ (state[1] or 'infinity')
-        ~ "'::date from " ~ ref('fct_attendance_daily') ~ " where built_at > '" ~ since ~ "'::timestamptz"
+        ~ "'::date, (select coalesce(max(calendar_date) + 1, '-infinity'::date) from " ~ ref('fct_attendance_daily')
+        ~ " having coalesce(max(calendar_date) < '" ~ (state[1] or '-infinity') ~ "'::date, true))::text"
+        ~ " from " ~ ref('fct_attendance_daily') ~ " where built_at > '" ~ since ~ "'::timestamptz"
     ).rows[0] -%}
-    {%- if daily[1] is sameas true -%}
+    {#- daily[2]: the daily fact no longer reaches the newest day held (a replay of an earlier
+        night dropped the later days): the day after its newest date, whose rows held must go -#}
+    {%- if daily[1] is sameas true and daily[2] is none -%}
         {%- set appends_from = daily[0] -%}
         {%- set corrected = run_query(
             "select distinct school_code, student_id from " ~ ref('fct_attendance_daily')
@@ -60,7 +64,8 @@
         {%- set whole = ("values " ~ pairs | join(", ")) if pairs else none -%}
     {%- else -%}
         {%- set first_month = run_query(
-            "select coalesce(min(month_start), 'infinity')::text from " ~ months_model
+            "select least(coalesce(min(month_start), 'infinity'), date_trunc('month', '"
+            ~ (daily[2] or 'infinity') ~ "'::date)::date)::text from " ~ months_model
             ~ " where built_at > '" ~ since ~ "'::timestamptz"
             ~ ((" and (school_code, student_id) not in (" ~ changed ~ ")") if changed else "")
         ).rows[0][0] -%}
