@@ -19,9 +19,10 @@
 -- depends_on: {{ ref('int_attendance__student_enrollments') }}
 -- depends_on: {{ ref('int_attendance__student_schedules') }}
 {#- docs block fct_attendance_student_year_rules. Adds up int_attendance__student_months. A night
-    recomputes only the students touched (a month of theirs rebuilt since this table's newest
-    build, or enrolled on or after the first rebuilt month: their rows may have vanished), and
-    re-ranks the school-years they belong to, keeping every other student's row as it is. -#}
+    adds the new days' totals to the rows held and adds up from their months only the students
+    with an earlier day rebuilt or a changed enrollment or schedule (otherwise, e.g. on a replay:
+    every student with a month rebuilt since, or enrolled on or after the first rebuilt month),
+    then re-ranks the school-years it touched, keeping every other student's row as it is. -#}
 {%- set threshold = var('chronic_absence_threshold', 0.10) -%}
 {%- set min_days = var('chronic_min_days_enrolled', 31) | int -%}
 {%- set recent_days = var('recent_window_instructional_days', 30) | int -%}
