@@ -7,8 +7,7 @@
         new school days; for a spine model also the dates after the as-of date, which leave);
       - `flipped` (config reprocess_correction_window): the days that left the correction window
         since the previous build, rebuilt whole (their can_be_corrected flips); `flipped_keys`
-        the student-days among them whose Aeries rows changed, `previous_build` the newest
-        built_at held (see fct_attendance_daily's stamps);
+        the student-days among them whose Aeries rows changed (see attendance_daily_built_at);
       - `keys`: the earlier student-days whose raw Aeries rows arrived after the newest load
         already in the table, or that lost a row since (raw_aeries.attendance_removals). The
         pipeline writes only rows that are new or changed (a re-fetched look-back keeps its load
@@ -132,8 +131,6 @@
         'from': "'" ~ boundary ~ "'::date",
         'flipped': flipped,
         'flipped_keys': flipped_keys,
-        'previous_build': run_query("select max(built_at)::text from " ~ this).rows[0][0]
-            if flipped and 'built_at' in adapter.get_columns_in_relation(this) | map(attribute='name') else none,
         'dates': flipped + (listed_dates[0].split(',') if listed_dates[0] else []),
         'after': "'" ~ listed_dates[1] ~ "'::date",
         'keys': keys,
@@ -247,7 +244,9 @@
     again. Reading the old rows back to compare them cost 1.4 s a night on the large workload. -#}
 {% macro attendance_daily_built_at() -%}
     {%- set plan = attendance_reprocess_plan() if is_incremental() else {} -%}
-    {%- if plan.get('flipped') and plan.get('previous_build') -%}
+    {%- set previous_build = run_query("select max(built_at)::text from " ~ this).rows[0][0]
+        if plan.get('flipped') and execute else none -%}
+    {%- if previous_build -%}
         case
             when
                 calendar_date = any(array['{{ plan['flipped'] | join("', '") }}']::date[])
@@ -257,7 +256,7 @@
                 {%- if plan['students'] %}
                     and (school_code, student_id) not in ({{ plan['students'] }})
                 {%- endif %}
-                then '{{ plan['previous_build'] }}'::timestamptz
+                then '{{ previous_build }}'::timestamptz
             else now()
         end
     {%- else -%}

@@ -54,14 +54,12 @@
         {%- set corrected = run_query(
             "select distinct school_code, student_id from " ~ ref('fct_attendance_daily')
             ~ " where built_at > '" ~ since ~ "'::timestamptz and calendar_date < '" ~ appends_from ~ "'::date"
+            ~ ((" union select * from (" ~ changed ~ ") as changed") if changed else "")
         ).rows -%}
         {%- set pairs = [] -%}
         {%- for row in corrected -%}
             {%- do pairs.append("(" ~ (row[0] | int) ~ "::bigint, " ~ (row[1] | int) ~ "::bigint)") -%}
         {%- endfor -%}
-        {%- if changed -%}
-            {%- do pairs.append(changed | replace("values ", "", 1)) -%}
-        {%- endif -%}
         {%- set whole = ("values " ~ pairs | join(", ")) if pairs else none -%}
     {%- else -%}
         {%- set first_month = run_query(
@@ -100,22 +98,6 @@ with
                 school_year
             from {{ this }}
             where (school_code, student_id) in (select school_code, student_id from whole)
-        ),
-
-        months as (
-            select student_months.*
-            from {{ months_model }} as student_months
-            inner join whole_years
-                on
-                    student_months.student_id = whole_years.student_id
-                    and student_months.school_code = whole_years.school_code
-                    and student_months.school_year = whole_years.school_year
-        ),
-    {%- else %}
-
-        months as (
-            select * from {{ months_model }}
-            where false
         ),
     {%- endif %}
 
@@ -207,21 +189,24 @@ with
                 previous.school_code = changed.school_code
                 and previous.student_id = changed.student_id
     ),
-
-    months as (
-        select student_months.*
-        from {{ months_model }} as student_months
-        inner join touched
-            on
-                student_months.student_id = touched.student_id
-                and student_months.school_code = touched.school_code
-                and student_months.school_year = touched.school_year
-    ),
-{% else %}
-    months as (
-        select * from {{ months_model }}
-    ),
 {% endif %}
+
+{#- the months added up: every one on a full build; else those of the students touched (when the
+    new days are added, only the students added up anew) -#}
+{%- set months_of = 'whole_years' if appends_from is not none else 'touched' %}
+months as (
+    select student_months.*
+    from {{ months_model }} as student_months
+    {%- if appends_from is not none and not whole %}
+        where false
+    {%- elif since is not none %}
+        inner join {{ months_of }}
+            on
+                student_months.student_id = {{ months_of }}.student_id
+                and student_months.school_code = {{ months_of }}.school_code
+                and student_months.school_year = {{ months_of }}.school_year
+    {%- endif %}
+),
 
 tiers as (
     select * from {{ ref('attendance_tiers') }}
